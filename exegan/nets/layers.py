@@ -19,6 +19,10 @@ from ..ops import fused_leaky_relu, make_kernel, upfirdn2d
 BLUR_KERNEL = (1, 3, 3, 1)
 
 
+def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 class PixelNorm(nn.Module):
     """x * rsqrt(mean(x^2 over features) + 1e-8). No parameters."""
 
@@ -131,8 +135,8 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):
-            s = self.modulation(style.float())  # [B, in]
-            weight = self.weight[0].float() * self.scale  # [out, in, k, k]
+            s = self.modulation(_at_least_fp32(style))  # [B, in]
+            weight = _at_least_fp32(self.weight[0]) * self.scale  # [out, in, k, k]
             demod = None
             if self.demodulate:  # sum_{in,kh,kw} (w * s_b)^2 = (s_b^2) @ (sum_{kh,kw} w^2)^T
                 demod = torch.rsqrt((s * s) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # [B, out]
