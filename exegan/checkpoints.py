@@ -1,0 +1,293 @@
+"""Model files: the authors' released checkpoints and this project's safetensors format.
+
+Two sources, one result (a :class:`Generator`, a :class:`StyleEncoder`, ``latent_avg`` and a :class:`ModelConfig`):
+
+* The authors' files (reference §7.1, §7.4, §7.5): ``EXE_GAN_model_256.pt`` / ``_512.pt`` (we use ``g_ema``),
+  ``psp_ffhq_encode.pt`` (the ``encoder.*`` part of ``state_dict`` + ``latent_avg``) and ``Arcface.pth``. They are
+  pickles, so they are read with ``torch.load(weights_only=True)``: only tensors, containers and primitive types
+  are rebuilt, plus ``argparse.Namespace`` (the ``args`` entry of the EXE-GAN checkpoint), which is allow-listed
+  as a plain attribute bag. Nothing else is ever unpickled.
+* Our format: a folder (or a Hugging Face Hub repo) holding ``config.json`` (a :class:`ModelConfig`) and
+  ``model.safetensors`` with the keys ``generator.*``, ``style_encoder.*`` and ``latent_avg``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .nets.generator import Generator
+from .nets.style_encoder import StyleEncoder
+
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+FORMAT_VERSION = 1
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "default-model"
+"""The default model shipped in the repository (used when nothing else is configured)."""
+
+
+@dataclass
+class GeneratorConfig:
+    """Arguments of :class:`exegan.nets.Generator`; defaults are the authors' 256 model."""
+
+    size: int = 256  # output resolution S (power of two, 32..1024)
+    style_dim: int = 512  # length of z, w and each exemplar code
+    n_mlp: int = 8  # mapping-network depth
+    channel_multiplier: float = 2  # width of the high resolutions
+    max_channels: int = 512  # channel cap of the low resolutions
+    exemplar_start: int = 4  # first exemplar-driven latent (official phi)
+    n_exemplar: int | None = None  # None = n_latent - exemplar_start (10 at 256, 12 at 512)
+
+
+@dataclass
+class StyleEncoderConfig:
+    """Arguments of :class:`exegan.nets.StyleEncoder`; defaults are the pSp FFHQ encoder (IR-SE-50, 18 codes)."""
+
+    n_styles: int = 18
+    style_dim: int = 512
+    input_size: int = 256
+    units: tuple[int, ...] = (3, 4, 14, 3)
+    widths: tuple[int, ...] = (64, 128, 256, 512)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild an inference model; stored as ``config.json``."""
+
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    style_encoder: StyleEncoderConfig = field(default_factory=StyleEncoderConfig)
+    name: str = "exe-gan"  # shown by the app and the CLI
+    license: str = "unknown"  # licence of the *weights* (FFHQ-trained weights are non-commercial)
+    source: str = ""  # provenance: where the weights came from / how they were trained
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        d = dict(d)
+        if d.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+            raise ValueError(f"config format_version {d['format_version']} is newer than this exegan "
+                             f"understands ({FORMAT_VERSION}); upgrade exegan")
+        enc = dict(d.pop("style_encoder", {}))
+        for key in ("units", "widths"):
+            if key in enc:
+                enc[key] = tuple(enc[key])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known - {"generator"}
+        if unknown:
+            raise ValueError(f"unknown config fields: {sorted(unknown)}")
+        return cls(generator=GeneratorConfig(**d.pop("generator", {})), style_encoder=StyleEncoderConfig(**enc), **d)
+
+
+def build_networks(config: ModelConfig) -> tuple[Generator, StyleEncoder]:
+    return Generator(**dataclasses.asdict(config.generator)), StyleEncoder(**dataclasses.asdict(config.style_encoder))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Safe reading of the authors' pickles
+
+def safe_torch_load(path: str | os.PathLike) -> Any:
+    """``torch.load(weights_only=True)`` with ``argparse.Namespace`` allow-listed, and readable errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such checkpoint file: {path}")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path}: refusing to load, it is not a plain weights checkpoint "
+                         f"(it would need to unpickle arbitrary objects): {err}") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from None
+
+
+def _expect(obj: Any, key: str, path: Path, what: str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        have = sorted(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"{path} does not look like {what}: no '{key}' entry (found {have})")
+    return obj[key]
+
+
+def infer_generator_config(sd: dict[str, torch.Tensor]) -> GeneratorConfig:
+    """Read the architecture off a generator state dict (the authors' files are S = 256 / 512, cm = 2; narrower
+    files in the same layout, e.g. made by tests, work too). The exemplar window cannot be read from weights:
+    it is the official one (start 4, n_latent - 4 latents)."""
+    try:
+        size = max(v.shape[-1] for k, v in sd.items() if k.startswith("noises.noise_"))
+        n_mlp = sum(1 for k in sd if k.startswith("style.") and k.endswith(".weight"))
+        style_dim = sd["style.1.weight"].shape[0]
+        ch4, ch_size = sd["conv1.conv.weight"].shape[1], sd["down_from_big.0.weight"].shape[0]
+    except (KeyError, ValueError):
+        raise ValueError("not an EXE-GAN generator state dict (missing noises.*, style.*, conv1.* or "
+                         "down_from_big.* entries)") from None
+    return GeneratorConfig(size=size, style_dim=style_dim, n_mlp=n_mlp, max_channels=ch4,
+                           channel_multiplier=ch_size * size / 16384)
+
+
+def load_official_generator(path: str | os.PathLike, key: str = "g_ema") -> Generator:
+    """Build the generator of ``EXE_GAN_model_*.pt`` (``g_ema`` by default) and load it with ``strict=True``."""
+    path = Path(path)
+    sd = _expect(safe_torch_load(path), key, path, "an EXE-GAN checkpoint")
+    g = Generator(**dataclasses.asdict(infer_generator_config(sd)))
+    g.load_state_dict(sd, strict=True)
+    return g.eval()
+
+
+def infer_style_encoder_config(sd: dict[str, torch.Tensor]) -> StyleEncoderConfig:
+    """Read a pSp encoder's architecture off its state dict (official: IR-SE-50, 18 codes, 256 input)."""
+    try:
+        n_styles = sum(1 for k in sd if k.startswith("styles.") and k.endswith(".linear.weight"))
+        style_dim = sd["styles.0.linear.weight"].shape[0]
+        outs = [sd[f"body.{u}.res_layer.1.weight"].shape[0]
+                for u in range(sum(1 for k in sd if k.startswith("body.") and k.endswith("res_layer.1.weight")))]
+        n_convs = sum(1 for k in sd if k.startswith("styles.0.convs.") and k.endswith(".weight"))
+    except KeyError:
+        raise ValueError("not a pSp GradualStyleEncoder state dict (missing styles.* / body.* entries)") from None
+    widths = tuple(dict.fromkeys(outs))
+    units = tuple(outs.count(w) for w in widths)
+    return StyleEncoderConfig(n_styles=n_styles, style_dim=style_dim, input_size=16 * 2 ** n_convs,
+                              units=units, widths=widths)
+
+
+def load_official_style_encoder(path: str | os.PathLike) -> tuple[StyleEncoder, torch.Tensor]:
+    """The pSp encoder + ``latent_avg`` [18, 512] of ``psp_ffhq_encode.pt`` (reference §3.1, §7.4)."""
+    path = Path(path)
+    ckpt = safe_torch_load(path)
+    sd = _expect(ckpt, "state_dict", path, "a pSp checkpoint")
+    opts = ckpt.get("opts") or {}
+    opts = vars(opts) if isinstance(opts, argparse.Namespace) else opts
+    if opts.get("encoder_type", "GradualStyleEncoder") != "GradualStyleEncoder":
+        raise ValueError(f"{path}: pSp encoder_type {opts['encoder_type']!r} is not supported "
+                         "(EXE-GAN uses GradualStyleEncoder)")
+    enc_sd = {k[len("encoder."):]: v for k, v in sd.items() if k.startswith("encoder.")}
+    encoder = StyleEncoder(**dataclasses.asdict(infer_style_encoder_config(enc_sd)))
+    encoder.load_state_dict(enc_sd, strict=True)
+    latent_avg = _expect(ckpt, "latent_avg", path, "a pSp checkpoint").float()
+    if latent_avg.ndim == 1:  # a single w_avg: pSp repeats it over the 18 codes
+        latent_avg = latent_avg[None].repeat(encoder.n_styles, 1)
+    if tuple(latent_avg.shape) != (encoder.n_styles, encoder.style_dim):
+        raise ValueError(f"{path}: latent_avg has shape {tuple(latent_avg.shape)}, "
+                         f"expected [{encoder.n_styles}, {encoder.style_dim}]")
+    return encoder.eval(), latent_avg
+
+
+def load_arcface(path: str | os.PathLike):
+    """The official identity network (``Arcface.pth``: torchvision ResNet-101, 256-d head), strict."""
+    from .nets.arcface import ArcFaceR101
+
+    path = Path(path)
+    sd = safe_torch_load(path)
+    if not isinstance(sd, dict) or "fc.weight" not in sd:
+        raise ValueError(f"{path} does not look like Arcface.pth (a ResNet-101 state dict with 'fc.weight')")
+    net = ArcFaceR101()
+    for k, v in net.state_dict().items():  # older files may lack BatchNorm's num_batches_tracked counters
+        if k.endswith("num_batches_tracked") and k not in sd:
+            sd[k] = v
+    net.load_state_dict(sd, strict=True)
+    return net.eval().requires_grad_(False)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Our format
+
+def save_model(out_dir: str | os.PathLike, config: ModelConfig, generator: Generator, style_encoder: StyleEncoder,
+               latent_avg: torch.Tensor, dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` atomically (temp files, then rename): an interrupted save
+    never leaves a half-written model behind."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    tensors |= {f"style_encoder.{k}": v for k, v in style_encoder.state_dict().items()}
+    tensors["latent_avg"] = latent_avg
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+               for k, v in tensors.items()}
+    meta = {"format": "exegan", "format_version": str(FORMAT_VERSION)}
+    _atomic_write(out / WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata=meta))
+    text = json.dumps(config.to_dict(), indent=2) + "\n"
+    _atomic_write(out / CONFIG_NAME, lambda p: Path(p).write_text(text))
+    return out
+
+
+def _atomic_write(target: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def resolve_model_dir(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:
+    """A local folder as is; otherwise a Hub repo id fetched (or read from the cache) with ``huggingface_hub``.
+
+    ``HF_HUB_OFFLINE=1`` is respected by ``huggingface_hub``: then only the local cache is consulted.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists() or str(name_or_path).count("/") != 1 or str(name_or_path).startswith((".", "/", "~")):
+        raise FileNotFoundError(f"{name_or_path}: not a model folder (need {CONFIG_NAME} + {WEIGHTS_NAME}) "
+                                "and not a Hugging Face Hub repo id of the form 'org/name'")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(str(name_or_path), revision=revision,
+                                      allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "README.md"]))
+    except Exception as err:  # offline, unknown repo, no network: one clear message
+        raise FileNotFoundError(f"could not get model '{name_or_path}' from the Hugging Face Hub "
+                                f"({type(err).__name__}: {err}). With HF_HUB_OFFLINE=1 only the local cache "
+                                "is used; download it once with network, or pass a local folder.") from None
+
+
+def default_model_source() -> str:
+    """``$EXEGAN_MODEL`` if set, else the bundled default model folder."""
+    spec = os.environ.get("EXEGAN_MODEL", "").strip()
+    if spec:
+        return spec
+    if (BUNDLED_MODEL_DIR / WEIGHTS_NAME).is_file():
+        return str(BUNDLED_MODEL_DIR)
+    raise FileNotFoundError(f"no model configured: set EXEGAN_MODEL to a model folder or Hub repo id, or pass one "
+                            f"explicitly (the bundled default model {BUNDLED_MODEL_DIR} is missing)")
+
+
+def load_model(name_or_path: str | os.PathLike, revision: str | None = None
+               ) -> tuple[ModelConfig, Generator, StyleEncoder, torch.Tensor]:
+    """Load our format from a folder or Hub repo; weights are strict-loaded and cast to float32."""
+    folder = resolve_model_dir(name_or_path, revision)
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder} has no {name}: not an exegan model folder")
+    try:
+        config = ModelConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ValueError(f"{folder / CONFIG_NAME}: invalid model config ({err})") from None
+    try:
+        tensors = load_file(str(folder / WEIGHTS_NAME))
+    except Exception as err:
+        raise ValueError(f"{folder / WEIGHTS_NAME}: unreadable safetensors file ({err})") from None
+    generator, style_encoder = build_networks(config)
+    parts: dict[str, dict[str, torch.Tensor]] = {"generator": {}, "style_encoder": {}}
+    latent_avg = tensors.pop("latent_avg", None)
+    if latent_avg is None:
+        raise ValueError(f"{folder / WEIGHTS_NAME} has no 'latent_avg' tensor")
+    for key, value in tensors.items():
+        prefix, _, rest = key.partition(".")
+        if prefix not in parts:
+            raise ValueError(f"{folder / WEIGHTS_NAME}: unexpected tensor '{key}'")
+        parts[prefix][rest] = value.float() if value.is_floating_point() else value
+    generator.load_state_dict(parts["generator"], strict=True)
+    style_encoder.load_state_dict(parts["style_encoder"], strict=True)
+    return config, generator.eval(), style_encoder.eval(), latent_avg.float()
