@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import pickle
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,8 +107,13 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise ValueError(f"{path}: refusing to load, it is not a plain weights checkpoint "
-                         f"(it would need to unpickle arbitrary objects): {err}") from None
+        found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(err))
+        if found:
+            raise ValueError(f"{path}: refusing to load, the file would unpickle {found.group(1)!r}; only tensors "
+                             "and plain data are read from checkpoints") from None
+        detail = [line for line in str(err).splitlines() if line.strip()]
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({detail[-2] if len(detail) > 1 else err})"
+                         ) from None
     except (RuntimeError, EOFError, OSError) as err:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from None
 

@@ -26,8 +26,8 @@ import torch
 from PIL import Image
 
 from . import images as im
-from .checkpoints import (GeneratorConfig, ModelConfig, StyleEncoderConfig, default_model_source, load_model,
-                          load_official_generator, load_official_style_encoder, save_model)
+from .checkpoints import (ModelConfig, default_model_source, infer_generator_config, infer_style_encoder_config,
+                          load_model, load_official_generator, load_official_style_encoder, save_model)
 from .nets.generator import Generator
 from .nets.style_encoder import StyleEncoder
 
@@ -84,7 +84,8 @@ class ExeGAN:
         of arbitrary objects)."""
         generator = load_official_generator(exe_checkpoint)
         style_encoder, latent_avg = load_official_style_encoder(psp_checkpoint)
-        config = ModelConfig(GeneratorConfig(size=generator.size), StyleEncoderConfig(),
+        config = ModelConfig(infer_generator_config(generator.state_dict()),
+                             infer_style_encoder_config(style_encoder.state_dict()),
                              name=f"EXE-GAN {generator.size} (official FFHQ weights)",
                              license="see the authors' release (FFHQ-trained: non-commercial research use)",
                              source=f"converted from {os.path.basename(exe_checkpoint)} + "
