@@ -28,7 +28,7 @@ from PIL import Image
 from . import images as im
 from .checkpoints import (ModelConfig, default_model_source, infer_generator_config, infer_style_encoder_config,
                           load_model, load_official_generator, load_official_style_encoder, save_model)
-from .nets.generator import Generator
+from .nets.generator import Generator, masked_input
 from .nets.style_encoder import StyleEncoder
 
 Precision = Literal["fp32", "bf16", "fp16"]
@@ -208,7 +208,7 @@ class ExeGAN:
         ``pairs``, E == n and code set i goes with draw i only: [n, 3, S, S]). Known pixels are exactly ``x``."""
         g, dev = self.generator, self.device
         n = rnd["z"][0].shape[0]
-        gin = torch.cat([x * (1 - mask), mask - 0.5], 1)
+        gin = masked_input(x, mask)
         full = torch.zeros(codes.shape[0], g.n_latent, g.style_dim, device=dev)
         full[:, list(phi_idx)] = codes
         phi = torch.zeros(g.n_latent, dtype=torch.bool)

@@ -2,8 +2,8 @@
 
 from .arcface import ArcFaceR101, identity_loss
 from .discriminator import Discriminator
-from .generator import Generator, channel_table, truncate
+from .generator import Generator, channel_table, composite, masked_input, truncate
 from .style_encoder import StyleEncoder
 
 __all__ = ["Generator", "Discriminator", "StyleEncoder", "ArcFaceR101", "identity_loss", "channel_table",
-           "truncate"]
+           "composite", "masked_input", "truncate"]

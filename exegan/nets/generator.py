@@ -40,6 +40,24 @@ def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
     return w if psi == 1 else w_avg + psi * (w - w_avg)
 
 
+def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The generator input [B, 4, S, S] = [image * (1 - mask), mask - 0.5] (reference §2.7).
+
+    image: [B, 3, S, S] in [-1, 1]; mask: [B or 1, 1, S, S] with 1 = hole (so holes read 0 = mid-grey and the
+    mask channel is +0.5 in holes, -0.5 on known pixels)."""
+    mask = mask.to(image.dtype).expand(image.shape[0], -1, -1, -1)
+    return torch.cat([image * (1 - mask), mask - 0.5], 1)
+
+
+def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """I_out = I_pred * M + I_gt * (1 - M) (paper Eq. 3): generated pixels in the hole, known pixels kept.
+
+    Written arithmetically so that gradients reach ``pred`` through the hole only (as in training); with a binary
+    mask the known pixels equal ``image`` exactly (finite ``pred``)."""
+    mask = mask.to(pred.dtype)
+    return pred * mask + image.to(pred.dtype) * (1 - mask)
+
+
 class Generator(nn.Module):
     """EXE-GAN generator. Defaults are the authors' released architecture.
 

@@ -136,6 +136,7 @@ class StyleEncoder(nn.Module):
         if input_size < 32 or input_size & (input_size - 1):
             raise ValueError(f"input_size must be a power of two >= 32, got {input_size}")
         self.n_styles, self.style_dim, self.input_size = n_styles, style_dim, input_size
+        self.units, self.widths = tuple(units), tuple(widths)
 
         self.input_layer = nn.Sequential(
             nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.PReLU(widths[0]))

@@ -1,0 +1,63 @@
+"""EXE-GAN training losses, named as in the paper (Eq. 4-7) and the official code (reference §5).
+
+All images are [B, 3, S, S] in [-1, 1]; masks [B, 1, S, S] with 1 = hole; style codes [B, n, D].
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import autograd
+
+from .svgl import svgl
+
+
+def d_logistic_loss(real_pred: torch.Tensor, fake_pred: torch.Tensor) -> torch.Tensor:
+    """Non-saturating logistic D loss (Eq. 4): softplus(-D(real)) + softplus(D(fake)), batch means."""
+    return F.softplus(-real_pred).mean() + F.softplus(fake_pred).mean()
+
+
+def d_r1_loss(real_pred: torch.Tensor, real_img: torch.Tensor) -> torch.Tensor:
+    """R1 penalty (Eq. 4, gamma term without gamma / 2): mean over the batch of |grad_x D(x)|^2 on reals.
+    ``real_img`` must have ``requires_grad``."""
+    (grad,) = autograd.grad(real_pred.sum(), real_img, create_graph=True)
+    return grad.pow(2).reshape(grad.shape[0], -1).sum(1).mean()
+
+
+def g_nonsaturating_loss(fake_pred: torch.Tensor) -> torch.Tensor:
+    """Non-saturating G loss: softplus(-D(I_out)), batch mean."""
+    return F.softplus(-fake_pred).mean()
+
+
+def g_path_regularize(fake_img: torch.Tensor, latents: torch.Tensor, mean_path_length: torch.Tensor,
+                      decay: float = 0.01) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """StyleGAN2 path-length regulariser w.r.t. the injected W+ (official, not in the paper; reference §5.1.5).
+
+    Returns (penalty, running mean updated with ``decay``, mean path length of this batch)."""
+    noise = torch.randn_like(fake_img) / math.sqrt(fake_img.shape[2] * fake_img.shape[3])
+    (grad,) = autograd.grad((fake_img * noise).sum(), latents, create_graph=True)
+    path_lengths = torch.sqrt(grad.pow(2).sum(2).mean(1))
+    path_mean = mean_path_length + decay * (path_lengths.detach().mean() - mean_path_length)
+    return (path_lengths - path_mean).pow(2).mean(), path_mean.detach(), path_lengths.detach().mean()
+
+
+def attribute_loss(codes_out: torch.Tensor, codes_exemplar: torch.Tensor, form: str = "mse") -> torch.Tensor:
+    """Attribute loss L_attr between the style codes of the inpainted image and of the exemplar.
+
+    ``form="mse"`` (official, default): mean of squared differences over all B * n * D elements.
+    ``form="paper"``: Eq. 7, the per-latent L2 norm averaged over the ||phi||_1 exemplar-driven latents (and
+    the batch). codes: [B, n, D], only the phi-selected latents.
+    """
+    if form == "mse":
+        return F.mse_loss(codes_out, codes_exemplar)
+    if form == "paper":
+        return (codes_out - codes_exemplar).norm(dim=2).mean()
+    raise ValueError(f"attribute loss form must be 'mse' or 'paper', got {form!r}")
+
+
+def lpips_loss(lpips_net, completed: torch.Tensor, real: torch.Tensor, weight_map: torch.Tensor) -> torch.Tensor:
+    """Spatially weighted LPIPS (Eq. 6 with SVGL, reference §5.5): SVGL(M_w) on the composite, then LPIPS to the
+    ground truth, **summed** over the batch as the official code does."""
+    return lpips_net(svgl(completed, weight_map), real).sum()
