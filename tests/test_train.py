@@ -1,0 +1,188 @@
+"""Training loop: losses and updates, exact resume, a real 2-process `accelerate launch`, crash-safe checkpoints."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from exegan import ExeGAN, losses
+from exegan.confidence import confidence_mask, reverse_confidence_mask
+from exegan.svgl import svgl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from train import train as trainer  # noqa: E402
+from train.config import make_config, parse_args  # noqa: E402
+
+TINY_ARGS = ["--config", "tiny", "--resolution", "32", "--style_dim", "16", "--n_mlp", "1",
+             "--channel_multiplier", "0.125", "--max_channels", "16", "--encoder_units", "1,1,1,1",
+             "--encoder_widths", "8,8,16,16", "--train_batch_size", "2", "--report_to", "none",
+             "--logging_steps", "1", "--validation_steps", "0", "--lambda_lpips", "0.5",
+             "--lpips_random_backbone", "true", "--identity_backend", "none", "--d_reg_every", "2",
+             "--g_reg_every", "2", "--tau", "0.5"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(d / f"{i:02d}.png")
+    return d
+
+
+def run_train(out, data_dir, *extra):
+    from accelerate.state import AcceleratorState, PartialState
+
+    AcceleratorState._reset_state(True)
+    PartialState._reset_state()
+    trainer.main(TINY_ARGS + ["--train_data_dir", str(data_dir), "--output_dir", str(out), *extra])
+
+
+def test_config_presets_and_flags():
+    cfg = parse_args(["--config", "tiny", "--resolution", "32", "--encoder_units", "1,2,1,1", "--lambda_id", "0"])
+    assert (cfg.resolution, cfg.encoder_units, cfg.lambda_id, cfg.style_encoder) == (32, (1, 2, 1, 1), 0.0, "joint")
+    assert parse_args(["--config", "ffhq256"]).mask_type == "stroke_rect"
+    assert parse_args(["--config", "ffhq512_large_masks"]).mask_type == "comod"
+    with pytest.raises(ValueError, match="arcface_path"):
+        make_config({"identity_backend": "arcface-r101"})
+    with pytest.raises(ValueError, match="unknown training options"):
+        make_config({"learning_rat": 1.0})
+
+
+def test_svgl_weights_the_attribute_and_lpips_gradients_as_specified():
+    torch.manual_seed(0)
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[:, :, 4:12, 3:13] = 1
+    m_w = confidence_mask(mask)
+    m_rev = reverse_confidence_mask(m_w, mask)
+    completed = torch.randn(2, 3, 16, 16, requires_grad=True)
+    target = torch.randn(2, 4, 8)
+    proj = torch.randn(3 * 16 * 16, 4 * 8)  # a differentiable stand-in "encoder"
+
+    def codes(x):
+        return torch.tanh(x.flatten(1) @ proj).view(2, 4, 8)
+
+    (weighted,) = torch.autograd.grad(losses.attribute_loss(codes(svgl(completed, m_rev)), target), completed)
+    (plain,) = torch.autograd.grad(losses.attribute_loss(codes(completed), target), completed)
+    torch.testing.assert_close(weighted, plain * m_rev)
+    assert weighted[:, :, 0, 0].abs().max() == 0 and plain[:, :, 0, 0].abs().max() > 0  # known pixels: no grad
+
+    def lp(a, b):
+        return ((a - b) ** 2).mean((1, 2, 3), keepdim=True)  # any [B,1,1,1] per-sample distance
+
+    real = torch.randn(2, 3, 16, 16)
+    (weighted,) = torch.autograd.grad(losses.lpips_loss(lp, completed, real, m_w), completed)
+    (plain,) = torch.autograd.grad(lp(completed, real).sum(), completed)
+    torch.testing.assert_close(weighted, plain * m_w)
+
+
+def test_two_steps_update_everything(tmp_path, data_dir, capsys):
+    run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2", "--tau", "0.0")
+    log = capsys.readouterr().out
+    ck = tmp_path / "run" / "checkpoint-2"
+    assert (ck / "training_state.json").is_file() and (tmp_path / "run" / "model" / "config.json").is_file()
+    for term in ("loss/d", "loss/g_adv", "loss/g_attr", "loss/g_lpips", "reg/r1", "reg/path_length"):
+        values = [float(v) for v in re.findall(rf"{term}=([-\d.e+naninf]+)", log)]
+        assert values and all(np.isfinite(values)), (term, log)
+        assert any(v != 0 for v in values), term
+    torch.manual_seed(1)
+    init = trainer.Generator(**parse_args(TINY_ARGS).generator_kwargs())  # same seed as the run: the initial G
+    g = load_file(str(ck / "model.safetensors"))
+    ema = load_file(str(ck / "ema.safetensors"))
+    changed_g = [k for k, v in init.state_dict().items() if k in g and not torch.equal(v, g[k])]
+    assert any("style." in k for k in changed_g) and any("final_transfer" in k for k in changed_g)
+    moved = [k for k, v in init.state_dict().items() if f"g.{k}" in ema and not torch.equal(v, ema[f"g.{k}"])]
+    assert moved and all(not torch.equal(g[k], ema[f"g.{k}"]) for k in moved[:5])  # EMA moved, lags behind G
+    d0 = trainer.Discriminator(32, 0.125, max_channels=16)
+    d1 = load_file(str(ck / "model_1.safetensors"))
+    assert any(not torch.equal(v, d1[k]) for k, v in d0.state_dict().items() if v.is_floating_point())
+    model = ExeGAN.from_pretrained(tmp_path / "run" / "model")
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32), bool)
+    mask[8:20, 8:24] = True
+    out = np.asarray(model.inpaint(img, mask, img, n_samples=1, seed=0)[0])
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+
+
+def weights(folder):
+    return {**load_file(str(folder / "model.safetensors")), **{f"d.{k}": v for k, v in
+                                                              load_file(str(folder / "model_1.safetensors")).items()},
+            **{f"ema.{k}": v for k, v in load_file(str(folder / "ema.safetensors")).items()}}
+
+
+def test_resume_is_exact(tmp_path, data_dir):
+    run_train(tmp_path / "straight", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2")
+    run_train(tmp_path / "split", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2")
+    run_train(tmp_path / "split", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2",
+              "--resume_from_checkpoint", "latest")
+    a, b = weights(tmp_path / "straight" / "checkpoint-4"), weights(tmp_path / "split" / "checkpoint-4")
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert different == []
+    sa = json.loads((tmp_path / "straight" / "checkpoint-4" / "training_state.json").read_text())
+    sb = json.loads((tmp_path / "split" / "checkpoint-4" / "training_state.json").read_text())
+    assert sa == sb
+
+
+def test_crash_during_save_keeps_the_previous_checkpoint(tmp_path, data_dir, monkeypatch):
+    run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2")
+    before = weights(tmp_path / "run" / "checkpoint-2")
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt("killed while saving")
+
+    monkeypatch.setattr(trainer, "export_model", boom)  # dies after accelerate.save_state, before completion
+    with pytest.raises(KeyboardInterrupt):
+        run_train(tmp_path / "run", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2",
+                  "--resume_from_checkpoint", "latest")
+    monkeypatch.undo()
+    assert [s for s, _ in trainer.list_checkpoints(tmp_path / "run")] == [2]
+    assert (tmp_path / "run" / "checkpoint-4.tmp").exists()
+    after = weights(tmp_path / "run" / "checkpoint-2")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    run_train(tmp_path / "run", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2",
+              "--resume_from_checkpoint", "latest")
+    assert [s for s, _ in trainer.list_checkpoints(tmp_path / "run")] == [2, 4]
+    assert not (tmp_path / "run" / "checkpoint-4.tmp").exists()
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path, data_dir):
+    from exegan.checkpoints import ModelConfig, save_model
+
+    torch.manual_seed(0)
+    g = trainer.Generator(**parse_args(TINY_ARGS).generator_kwargs())
+    with torch.no_grad():
+        g.final_transfer.bias[0] = float("nan")  # a corrupt starting checkpoint
+    enc = trainer.StyleEncoder(n_styles=8, style_dim=16, input_size=32, units=(1, 1, 1, 1), widths=(8, 8, 16, 16))
+    save_model(tmp_path / "bad", ModelConfig(), g, enc, torch.zeros(8, 16))
+    cfg = json.loads((tmp_path / "bad" / "config.json").read_text())
+    cfg["generator"] |= {"size": 32, "style_dim": 16, "n_mlp": 1, "channel_multiplier": 0.125, "max_channels": 16}
+    cfg["style_encoder"] |= {"n_styles": 8, "style_dim": 16, "input_size": 32, "units": [1, 1, 1, 1],
+                             "widths": [8, 8, 16, 16]}
+    (tmp_path / "bad" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(FloatingPointError, match=r"non-finite d_loss .* at step 0"):
+        run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--init_from", str(tmp_path / "bad"))
+    assert trainer.list_checkpoints(tmp_path / "run") == []
+
+
+def test_real_accelerate_launch_two_cpu_processes(tmp_path, data_dir):
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "train" / "train.py"),
+           *TINY_ARGS, "--train_data_dir", str(data_dir), "--output_dir", str(tmp_path / "ddp"),
+           "--max_train_steps", "2", "--checkpointing_steps", "2"]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert [s for s, _ in trainer.list_checkpoints(tmp_path / "ddp")] == [2]
+    assert (tmp_path / "ddp" / "checkpoint-2" / "random_states_1.pkl").is_file()  # really two processes
+    model = ExeGAN.from_pretrained(tmp_path / "ddp" / "checkpoint-2" / "exegan")
+    assert model.size == 32
