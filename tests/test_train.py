@@ -86,11 +86,15 @@ def test_svgl_weights_the_attribute_and_lpips_gradients_as_specified():
 
 
 def test_two_steps_update_everything(tmp_path, data_dir, capsys):
-    run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2", "--tau", "0.0")
+    run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2", "--tau", "0.0",
+              "--identity_backend", "sface", "--validation_steps", "2", "--report_to", "tensorboard")
     log = capsys.readouterr().out
     ck = tmp_path / "run" / "checkpoint-2"
     assert (ck / "training_state.json").is_file() and (tmp_path / "run" / "model" / "config.json").is_file()
-    for term in ("loss/d", "loss/g_adv", "loss/g_attr", "loss/g_lpips", "reg/r1", "reg/path_length"):
+    preview = Image.open(tmp_path / "run" / "previews" / "step-0000002.png")
+    assert preview.size == (32 * (2 + 3), 32 * 2)  # rows: masked input, exemplar, 3 samples; one row per image
+    assert list((tmp_path / "run" / "logs").rglob("events.out.tfevents.*"))
+    for term in ("loss/d", "loss/g_adv", "loss/g_attr", "loss/g_id", "loss/g_lpips", "reg/r1", "reg/path_length"):
         values = [float(v) for v in re.findall(rf"{term}=([-\d.e+naninf]+)", log)]
         assert values and all(np.isfinite(values)), (term, log)
         assert any(v != 0 for v in values), term
@@ -186,3 +190,12 @@ def test_real_accelerate_launch_two_cpu_processes(tmp_path, data_dir):
     assert (tmp_path / "ddp" / "checkpoint-2" / "random_states_1.pkl").is_file()  # really two processes
     model = ExeGAN.from_pretrained(tmp_path / "ddp" / "checkpoint-2" / "exegan")
     assert model.size == 32
+
+
+def test_bf16_mixed_precision_step(tmp_path, data_dir, capsys):
+    # step 0 has every term: R1, path length (its gradient w.r.t. W+ must survive Accelerate's fp32 output cast)
+    run_train(tmp_path / "run", data_dir, "--max_train_steps", "1", "--checkpointing_steps", "1", "--tau", "0.0",
+              "--mixed_precision", "bf16")
+    log = capsys.readouterr().out
+    values = {k: float(v) for k, v in re.findall(r"(\S+)=([-\d.e+naninf]+)", log.splitlines()[-1])}
+    assert all(np.isfinite(list(values.values()))) and values["reg/path_length"] > 0 and values["loss/g_lpips"] > 0

@@ -98,12 +98,14 @@ def _epoch_permutation(seed: int, epoch: int, n_items: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch, 7]).permutation(n_items)
 
 
-def batch_indices(cfg: TrainConfig, n_items: int, step: int, micro: int, rank: int, world: int) -> list[int]:
-    """Items of micro-batch ``micro`` of step ``step`` on process ``rank``: consecutive slices of a per-epoch
-    permutation seeded by (seed, epoch), so data order is a pure function of the step."""
+def batch_indices(cfg: TrainConfig, n_items: int, step: int, micro: int, rank: int, world: int
+                  ) -> list[tuple[int, int]]:
+    """(item, epoch) pairs of micro-batch ``micro`` of step ``step`` on process ``rank``: consecutive slices of a
+    per-epoch permutation seeded by (seed, epoch), so data order (and each epoch's flips) depend on the step only."""
     b = cfg.train_batch_size
     start = ((step * cfg.gradient_accumulation_steps + micro) * world + rank) * b
-    return [int(_epoch_permutation(cfg.seed, pos // n_items, n_items)[pos % n_items]) for pos in range(start, start + b)]
+    return [(int(_epoch_permutation(cfg.seed, pos // n_items, n_items)[pos % n_items]), pos // n_items)
+            for pos in range(start, start + b)]
 
 
 def make_masks(cfg: TrainConfig, rng: np.random.Generator, batch: int) -> torch.Tensor:
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         micro = []
         for m in range(k_micro):
             idx = batch_indices(cfg, len(dataset), step, m, rank, world)
-            real = torch.stack([dataset[i] for i in idx]).to(device)
+            real = torch.stack([dataset.get(i, epoch=e) for i, e in idx]).to(device)
             exemplar = real if self_exemplar else torch.flip(real, [0])
             mask = make_masks(cfg, step_rng(cfg, step, rank, m), real.shape[0]).to(device)
             m_w = confidence_mask(mask, kind=cfg.confidence)

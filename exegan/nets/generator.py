@@ -236,6 +236,8 @@ class Generator(nn.Module):
         ``return_latents``). Compositing with the known pixels is done by the caller (official: outside G)."""
         w_hat = self.w_plus(styles, exemplar_codes, input_is_latent=input_is_latent, truncation=truncation,
                             truncation_latent=truncation_latent, inject_index=inject_index)
+        if w_hat.dtype in (torch.float16, torch.bfloat16):  # keep W+ in fp32 under autocast: modulation runs in
+            w_hat = w_hat.float()  # fp32 anyway, and the returned tensor stays the one the path-length grad needs
         c, features = self.encode(masked_input)
         image = self.synthesize(c, features, w_hat, noise)
         return (image, w_hat) if return_latents else image
