@@ -61,3 +61,9 @@ def lpips_loss(lpips_net, completed: torch.Tensor, real: torch.Tensor, weight_ma
     """Spatially weighted LPIPS (Eq. 6 with SVGL, reference §5.5): SVGL(M_w) on the composite, then LPIPS to the
     ground truth, **summed** over the batch as the official code does."""
     return lpips_net(svgl(completed, weight_map), real).sum()
+
+
+def l1_loss(completed: torch.Tensor, real: torch.Tensor, weight_map: torch.Tensor) -> torch.Tensor:
+    """L1 reconstruction through SVGL(M_w), batch mean. Not part of EXE-GAN: an offline stand-in for the LPIPS
+    term (same role: only for self-exemplar batches, gradient concentrated near the hole border)."""
+    return (svgl(completed, weight_map) - real).abs().mean()

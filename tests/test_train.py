@@ -87,14 +87,15 @@ def test_svgl_weights_the_attribute_and_lpips_gradients_as_specified():
 
 def test_two_steps_update_everything(tmp_path, data_dir, capsys):
     run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2", "--tau", "0.0",
-              "--identity_backend", "sface", "--validation_steps", "2", "--report_to", "tensorboard")
+              "--identity_backend", "sface", "--validation_steps", "2", "--report_to", "tensorboard", "--lambda_l1", "1")
     log = capsys.readouterr().out
     ck = tmp_path / "run" / "checkpoint-2"
     assert (ck / "training_state.json").is_file() and (tmp_path / "run" / "model" / "config.json").is_file()
     preview = Image.open(tmp_path / "run" / "previews" / "step-0000002.png")
     assert preview.size == (32 * (2 + 3), 32 * 2)  # rows: masked input, exemplar, 3 samples; one row per image
     assert list((tmp_path / "run" / "logs").rglob("events.out.tfevents.*"))
-    for term in ("loss/d", "loss/g_adv", "loss/g_attr", "loss/g_id", "loss/g_lpips", "reg/r1", "reg/path_length"):
+    for term in ("loss/d", "loss/g_adv", "loss/g_attr", "loss/g_id", "loss/g_lpips", "loss/g_l1", "reg/r1",
+                 "reg/path_length"):
         values = [float(v) for v in re.findall(rf"{term}=([-\d.e+naninf]+)", log)]
         assert values and all(np.isfinite(values)), (term, log)
         assert any(v != 0 for v in values), term

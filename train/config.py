@@ -61,6 +61,8 @@ class TrainConfig:
     lambda_id: float = 0.1  # identity loss weight
     lambda_lpips: float = 0.5  # LPIPS weight (only for self-exemplar batches)
     lambda_attr: float = 0.1  # attribute loss weight
+    lambda_l1: float = 0.0  # L1 to the ground truth through SVGL(M_w), self-exemplar batches only. Not in the paper:
+    #                         an offline stand-in for LPIPS when no VGG16 weights are available (tiny preset)
     attribute_loss_form: str = "mse"  # "mse" (official) or "paper" (Eq. 7, per-latent L2)
     identity_backend: str = "sface"  # "arcface-r101" (needs arcface_path), "sface" (offline) or "none"
     arcface_path: str | None = None  # the authors' Arcface.pth

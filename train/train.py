@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
                     terms["id"] = cfg.lambda_id * id_loss(completed, exemplar)
                 if lpips_net is not None and self_exemplar:
                     terms["lpips"] = cfg.lambda_lpips * losses.lpips_loss(lpips_net, completed, real, m_w)
+                if cfg.lambda_l1 > 0 and self_exemplar:
+                    terms["l1"] = cfg.lambda_l1 * losses.l1_loss(completed, real, m_w)
             check_finite(step, **{f"loss/{k}": v for k, v in terms.items()})
             g_loss = sum(terms.values())
             accelerator.backward(g_loss / k_micro)
