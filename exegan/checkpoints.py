@@ -189,14 +189,19 @@ def load_official_style_encoder(path: str | os.PathLike) -> tuple[StyleEncoder, 
 
 
 def load_arcface(path: str | os.PathLike):
-    """The official identity network (``Arcface.pth``: torchvision ResNet-101, 256-d head), strict."""
+    """The official identity network (``Arcface.pth``: torchvision ResNet-101, 256-d head), strict.
+
+    The depth, width and head size are read off the file (the official one is (3, 4, 23, 3), 64, 256), so smaller
+    ResNets saved in the same layout (e.g. by tests) load too."""
     from .nets.arcface import ArcFaceR101
 
     path = Path(path)
     sd = safe_torch_load(path)
-    if not isinstance(sd, dict) or "fc.weight" not in sd:
-        raise ValueError(f"{path} does not look like Arcface.pth (a ResNet-101 state dict with 'fc.weight')")
-    net = ArcFaceR101()
+    if not isinstance(sd, dict) or "fc.weight" not in sd or "layer1.0.conv1.weight" not in sd:
+        raise ValueError(f"{path} does not look like Arcface.pth (a ResNet state dict with 'fc.weight')")
+    layers = tuple(len({k.split(".")[1] for k in sd if k.startswith(f"layer{i}.")}) for i in range(1, 5))
+    net = ArcFaceR101(layers=layers, width_per_group=int(sd["layer1.0.conv1.weight"].shape[0]),
+                      num_classes=int(sd["fc.weight"].shape[0]))
     for k, v in net.state_dict().items():  # older files may lack BatchNorm's num_batches_tracked counters
         if k.endswith("num_batches_tracked") and k not in sd:
             sd[k] = v

@@ -103,9 +103,13 @@ def test_arcface_checkpoint_loads_strictly(tmp_path):
     torch.save(sd, tmp_path / "Arcface.pth")  # an older file without BatchNorm counters
     loaded = load_arcface(tmp_path / "Arcface.pth")
     assert torch.equal(loaded.fc.weight, full.fc.weight) and not loaded.fc.weight.requires_grad
-    torch.save(net.state_dict(), tmp_path / "small.pth")
-    with pytest.raises(RuntimeError):  # a ResNet of another depth is not Arcface.pth
-        load_arcface(tmp_path / "small.pth")
+    torch.save(net.state_dict(), tmp_path / "small.pth")  # the architecture is read off the file
+    small = load_arcface(tmp_path / "small.pth")
+    assert [len(getattr(small, f"layer{i}")) for i in range(1, 5)] == [1, 1, 1, 1]
+    assert torch.equal(small.conv1.weight, net.conv1.weight)
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="does not look like Arcface.pth"):
+        load_arcface(tmp_path / "other.pth")
 
 
 def test_save_pretrained_round_trip_fp32_and_fp16(tmp_path, tiny):

@@ -1,0 +1,190 @@
+"""Whole evaluation runs on a tiny protocol: 9 test images of 32x32 (8 used: batch-reverse pairing drops the
+incomplete last batch), a random tiny EXE-GAN saved with save_pretrained, random full-size FID Inception weights
+and a random shallow ArcFace loaded by the real loading code. The Inception pass dominates (~0.1 s per image on
+two idle cores; 56 distinct images here), so FID uses the exact eigenvalue route instead of a 2048x2048 sqrtm.
+Also: mask identity across methods and runs, the comparison notebook (headless), and a 2-process Accelerate run
+(``ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 ...``)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import make_tiny
+from eval.masks import load_mask
+from eval.run import job_seed, main
+from eval.testing import save_random_arcface, save_random_fid_weights
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval_assets")
+    data = root / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:36] / 40.0
+    for i in range(9):  # smooth colourful 40x36 pictures (centre-cropped to 32 px by the run)
+        base = np.stack([np.sin(xx * (i + 1) * 3), np.cos(yy * (i + 2) * 2), xx * yy], -1)
+        img = ((base * 0.4 + 0.5 + rng.normal(0, 0.05, base.shape)).clip(0, 1) * 255).astype(np.uint8)
+        Image.fromarray(img).save(data / f"face{i:02d}.png")
+    make_tiny().save_pretrained(root / "model")
+    return {"root": root, "data": data, "model": root / "model",
+            "fid": save_random_fid_weights(root / "inception_random.pth"),
+            "arcface": save_random_arcface(root / "arcface_tiny.pth")}
+
+
+def _common(assets, out):
+    # one torch thread: on a shared two-core machine the tiny networks run several times faster
+    return ["--data", str(assets["data"]), "--out", str(out), "--masks", "center,10-20", "--cache", "none",
+            "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def run(assets):
+    out = assets["root"] / "run1"
+    lpips = ["--lpips-vgg", "random"] if _have("exegan.perceptual") else []
+    with pytest.warns(UserWarning) if lpips else _nothing():
+        main(_common(assets, out) + ["--method", f"exegan={assets['model']}", "--method", "telea", "--seeds", "0,1",
+                                     "--fid-weights", assets["fid"], "--fid-sqrt", "exact",
+                                     "--identity", f"arcface:{assets['arcface']}", *lpips])
+    return out, json.loads((out / "results.json").read_text())
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_results_json_records_protocol_next_to_every_number(run):
+    out, res = run
+    proto = res["protocol"]
+    assert proto["n"] == 8 and proto["n_available"] == 9 and proto["seeds"] == [0, 1] and proto["size"] == 32
+    assert proto["exemplars"]["pairs"]["face00"] == "face07" and proto["exemplars"]["drop_last"]
+    assert not proto["feature_extractor"]["standard_weights"] and "bilinear" in proto["resize"]
+    assert [(e["method"], e["mask"]) for e in res["results"]] == [
+        ("exegan", "center"), ("exegan", "10-20"), ("telea", "center"), ("telea", "10-20")]
+    expected = {"fid", "u_ids", "p_ids", "mae", "psnr", "ssim", "id_cos_exemplar", "id_cos_original",
+                "attr_distance"} | ({"lpips_diversity"} if _have("exegan.perceptual") else set())
+    for e in res["results"]:
+        assert e["n"] == 8 and e["seeds"] == [0, 1] and e["ssim_window"] == 31 and e["fid_sqrt"] == "exact"
+        assert "Inception" in e["feature_extractor"] and e["resize"] == proto["resize"]
+        assert set(e["metrics"]) == expected
+        for key in expected - {"lpips_diversity"}:
+            m = e["metrics"][key]
+            assert len(m["per_seed"]) == 2 and m["mean"] == pytest.approx(np.mean(m["per_seed"]))
+            assert m["std"] == pytest.approx(np.std(m["per_seed"]))
+        assert 0 <= e["metrics"]["u_ids"]["mean"] <= 0.5 and e["metrics"]["fid"]["mean"] > 0
+    table = (out / "results.md").read_text()
+    assert "| Metric | Mask | N | exegan | telea |" in table
+    assert "| FID ↓ | center | 8 |" in table and "| U-IDS (%) ↑ | 10-20 | 8 |" in table
+    assert "NON-STANDARD weights" in table and "Seeds: 0, 1" in table and "bilinear" in table
+
+
+def test_outputs_are_composites_and_deterministic_methods_are_cached(run):
+    out, res = run
+    files = res["files"]
+    for method in ("exegan", "telea"):
+        for mask in ("center", "10-20"):
+            for i, name in enumerate(files["names"]):
+                got = np.asarray(Image.open(out / files["outputs"].format(method=method, mask=mask, seed=1,
+                                                                          name=name)))
+                gt = np.asarray(Image.open(out / files["gt"][i]))
+                hole = load_mask(out / files["masks"][mask][i])
+                np.testing.assert_array_equal(got[~hole], gt[~hole])
+    by = {(e["method"], e["mask"]): e["metrics"] for e in res["results"]}
+    assert by[("telea", "center")]["fid"]["std"] == 0  # deterministic: both seeds give the same pixels
+    assert by[("exegan", "center")]["fid"]["std"] > 0
+    # one Inception pass per distinct image: 8 ground truths + exegan 2 masks x 2 seeds x 8 + telea 2 x 8
+    passes = {k.split("-")[0]: v for k, v in res["feature_passes"].items()}
+    assert passes["fid"] == 8 + 32 + 16
+    if "lpips_diversity" in by[("telea", "center")]:
+        assert by[("telea", "center")]["lpips_diversity"]["mean"] == 0
+        assert by[("exegan", "center")]["lpips_diversity"]["mean"] > 0
+
+
+def test_masks_are_identical_across_methods_and_runs(run, assets):
+    out1, res1 = run
+    for mask in ("center", "10-20"):
+        hashes = {e["mask_sha256"] for e in res1["results"] if e["mask"] == mask}
+        assert hashes == {res1["protocol"]["masks"][mask]["sha256"]}
+    out2 = assets["root"] / "run2"  # a second, cheap run: other methods, no Inception / identity metrics
+    main(_common(assets, out2) + ["--method", f"exegan={assets['model']}", "--method", "paste", "--seeds", "0",
+                                  "--no-fid", "--identity", "none"])
+    res2 = json.loads((out2 / "results.json").read_text())
+    for mask in ("center", "10-20"):
+        assert res2["protocol"]["masks"][mask]["sha256"] == res1["protocol"]["masks"][mask]["sha256"]
+        assert {e["mask_sha256"] for e in res2["results"] if e["mask"] == mask} == \
+            {res1["protocol"]["masks"][mask]["sha256"]}
+        for a, b in zip(res1["files"]["masks"][mask], res2["files"]["masks"][mask]):
+            assert (out1 / a).read_bytes() == (out2 / b).read_bytes()
+    # the same seed reproduces the same EXE-GAN completions in another run
+    name = res1["files"]["names"][3]
+    rel = res1["files"]["outputs"].format(method="exegan", mask="10-20", seed=0, name=name)
+    assert (out1 / rel).read_bytes() == (out2 / rel).read_bytes()
+    assert "fid" not in res2["results"][0]["metrics"] and res2["protocol"]["identity"]["available"] is False
+    assert job_seed(0, "center", 3) == job_seed(0, "center", 3) != job_seed(1, "center", 3)
+
+
+def test_comparison_notebook_runs_headless(run, assets, tmp_path, monkeypatch):
+    """Executes eval/compare_methods.ipynb with nbclient on a kernel spec that points at this interpreter (a
+    temporary JUPYTER_PATH entry), so it works in any fresh venv with ipykernel installed."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib")
+    spec_dir = tmp_path / "jupyter" / "kernels" / "exegan-eval"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "exegan eval (test)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    results = [str(run[0] / "results.json")]
+    if (assets["root"] / "run2" / "results.json").is_file():
+        results.append(str(assets["root"] / "run2" / "results.json"))
+    monkeypatch.setenv("EXEGAN_EVAL_RESULTS", os.pathsep.join(results))
+    monkeypatch.setenv("EXEGAN_EVAL_FIGURES", str(tmp_path / "figures"))
+    nb = nbformat.read(REPO / "eval" / "compare_methods.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, kernel_name="exegan-eval", timeout=120,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert "fid_ids_vs_ratio.png" in figures and "exemplar_fidelity.png" in figures
+    assert "samples_run1_center.png" in figures
+
+
+def test_two_process_accelerate_run_matches_single_process(run, assets):
+    """``accelerate launch`` with two CPU processes (gloo): generation, hashing, identity / style-code features and
+    pixel metrics are sharded and gathered, and the numbers equal the single-process run's (same masks, seeds,
+    completions). ~8 s on two idle cores (no Inception pass: --no-fid)."""
+    out = assets["root"] / "run_2proc"
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "eval.run",
+           *_common(assets, out), "--method", f"exegan={assets['model']}", "--method", "telea", "--seeds", "0,1",
+           "--no-fid", "--identity", f"arcface:{assets['arcface']}"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert res["processes"] == 2
+    single = {(e["method"], e["mask"]): e["metrics"] for e in run[1]["results"]}
+    for e in res["results"]:
+        for key in ("mae", "psnr", "ssim", "id_cos_exemplar", "attr_distance"):
+            assert e["metrics"][key]["per_seed"] == pytest.approx(single[(e["method"], e["mask"])][key]["per_seed"],
+                                                                  rel=1e-5)
