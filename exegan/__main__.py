@@ -44,6 +44,9 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phi", default=None, help="exemplar-driven latents, e.g. 4-13 (default: the model's)")
     p.add_argument("--fit", choices=["pad", "crop", "stretch"], default="pad",
                    help="how a non-square / non-S image is fitted to the model (default pad)")
+    p.add_argument("--align", action="store_true",
+                   help="detect the face (YuNet), align it FFHQ-style, inpaint, paste back into the full photo")
+    p.add_argument("--face", type=int, default=1, help="with --align: which face, 1 = the largest (default 1)")
     p.add_argument("--out", required=True, help="output folder")
 
 
@@ -87,15 +90,28 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = Path(args.image).stem
-        if args.command == "inpaint":
-            results = model.inpaint(args.image, args.mask, args.exemplar, n_samples=args.n, mix=args.mix, **common)
+        sweep = args.command == "sweep"
+        if sweep and len(args.exemplar) != 2:
+            raise ValueError("sweep needs exactly two --exemplar images")
+        extra = {} if sweep else dict(n_samples=args.n, mix=args.mix)
+        if args.align:
+            from .align import inpaint_photo
+
+            common.pop("fit")
+            res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=args.face - 1, sweep=sweep,
+                                **common, **extra)
+            for note in res.notes:
+                print(f"note: {note}", file=sys.stderr)
+            results = res.images
+        elif sweep:
+            results = model.mixing_sweep(args.image, args.mask, *args.exemplar, **common)
+        else:
+            results = model.inpaint(args.image, args.mask, args.exemplar, **common, **extra)
+        if sweep:
+            names = [f"{stem}_mix{k:02d}.png" for k in range(len(results))]
+        else:
             groups = 1 if args.mix is not None else len(args.exemplar)
             names = [f"{stem}_e{e}_s{s}.png" for e in range(groups) for s in range(args.n)]
-        else:
-            if len(args.exemplar) != 2:
-                raise ValueError("sweep needs exactly two --exemplar images")
-            results = model.mixing_sweep(args.image, args.mask, *args.exemplar, **common)
-            names = [f"{stem}_mix{k:02d}.png" for k in range(len(results))]
     except (ValueError, FileNotFoundError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

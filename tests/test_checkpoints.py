@@ -205,3 +205,19 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, tiny):
     r = run("exegan.convert", "--exe", str(tmp_path / "img.png"), "--psp", str(tmp_path / "img.png"),
             "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "error:" in r.stderr and not (tmp_path / "c").exists()
+
+
+def test_cli_align_pastes_back_into_the_full_photo(tmp_path, tiny):
+    tiny.save_pretrained(tmp_path / "m")
+    photo, mask = ROOT / "assets" / "examples" / "photo_tilted.png", ROOT / "assets" / "examples" / "photo_tilted_mask.png"
+    r = run("exegan", "inpaint", "--model", str(tmp_path / "m"), "--image", str(photo), "--mask", str(mask),
+            "--exemplar", str(ROOT / "assets" / "examples" / "exemplar_glasses.png"), "--n", "2", "--seed", "0",
+            "--align", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    hole = np.asarray(Image.open(mask).convert("L")) >= 128
+    outs = [np.asarray(Image.open(f)) for f in sorted((tmp_path / "out").glob("*.png"))]
+    assert len(outs) == 2 and all(o.shape == original.shape for o in outs)
+    for o in outs:
+        np.testing.assert_array_equal(o[~hole], original[~hole])
+        assert (o[hole] != original[hole]).any()
