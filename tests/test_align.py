@@ -179,14 +179,6 @@ def test_size_mismatches_are_refused():
 
 
 # ----------------------------------------------------------------------------------------------- detection
-@pytest.fixture(scope="module")
-def detector():
-    try:
-        return al.default_detector()
-    except al.DetectorUnavailable as err:
-        pytest.skip(f"no face detector here: {err}")
-
-
 def test_detector_finds_the_drawn_face_near_the_template(detector):
     photo = mx.aligned_photo(mx.PHOTO, 256)
     faces = al.detect_faces(photo, detector)

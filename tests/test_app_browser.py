@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_tiny
-from test_app_client import EX, ROOT, free_port
+from conftest import ROOT, running_app
+from test_app_client import EX
 
 CHROMIUM = os.environ.get("EXEGAN_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -24,21 +24,8 @@ pytestmark = pytest.mark.skipif(not (os.path.isfile(CHROMIUM) or shutil.which(CH
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    import app
-    from exegan import app_logic as logic
-
-    work = tmp_path_factory.mktemp("browser")
-    make_tiny().save_pretrained(work / "tiny")
-    saved = app.MANAGER
-    app.MANAGER = logic.ModelManager(source=str(work / "tiny"))
-    demo = app.build_demo()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
-                **app.LAUNCH_KWARGS)
-    try:
+    with running_app(tmp_path_factory.mktemp("browser"), load_first=False) as (demo, _):
         yield demo.local_url
-    finally:
-        demo.close()
-        app.MANAGER = saved
 
 
 def test_paint_upload_generate_in_a_real_browser(url):

@@ -2,8 +2,6 @@
 the ImageEditor payload, errors that do not break the next request, concurrent requests, and flat memory."""
 
 import gc
-import socket
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,17 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_tiny
+from conftest import ROOT, running_app
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 EX = ROOT / "assets" / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb() -> float:
@@ -37,22 +27,9 @@ def server(tmp_path_factory):
     """The app with a tiny model, launched in this process; yields (client, app module, work dir)."""
     from gradio_client import Client
 
-    import app
-    from exegan import app_logic as logic
-
     work = tmp_path_factory.mktemp("app")
-    make_tiny().save_pretrained(work / "tiny")
-    saved = app.MANAGER
-    app.MANAGER = logic.ModelManager(source=str(work / "tiny"))
-    app.MANAGER.get()  # as `python app.py` does: the model first, so the controls (and API defaults) fit it
-    demo = app.build_demo()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
-                **app.LAUNCH_KWARGS)
-    try:
+    with running_app(work) as (demo, app):
         yield Client(demo.local_url, verbose=False), app, work
-    finally:
-        demo.close()
-        app.MANAGER = saved
 
 
 def photo_files(work: Path, size=(96, 80), box=(20, 50, 30, 70)):

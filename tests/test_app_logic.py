@@ -316,14 +316,6 @@ def test_phi_preview_follows_the_strength_slider(manager):
 
 
 # ----------------------------------------------------------------------------------------------- alignment
-@pytest.fixture(scope="module")
-def detector():
-    try:
-        return al.default_detector()
-    except al.DetectorUnavailable as err:
-        pytest.skip(f"no face detector here: {err}")
-
-
 def test_aligned_run_changes_only_the_mask_in_the_full_photo(manager, detector):
     from test_align import mx
 

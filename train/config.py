@@ -57,6 +57,7 @@ class TrainConfig:
     encoder_units: tuple[int, ...] = (3, 4, 14, 3)  # joint: IR-SE units per group
     encoder_widths: tuple[int, ...] = (64, 128, 256, 512)  # joint: channels per group
     encoder_ema_decay: float = 0.999  # joint: decay of the frozen copy giving the attribute-loss target
+    encoder_learning_rate: float = 1e-4  # joint: Adam lr of the encoder (pSp's; it has no equalised-lr layers)
     # -- losses (paper Eq. 4-8) -------------------------------------------------------------------------------
     lambda_id: float = 0.1  # identity loss weight
     lambda_lpips: float = 0.5  # LPIPS weight (only for self-exemplar batches)

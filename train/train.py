@@ -206,8 +206,10 @@ def main(argv: list[str] | None = None) -> None:
     latent_avg = latent_avg.to(device)
 
     g_ratio, d_ratio = cfg.g_reg_every / (cfg.g_reg_every + 1), cfg.d_reg_every / (cfg.d_reg_every + 1)
-    g_params = list(g.parameters()) + (list(enc.parameters()) if joint else [])
-    g_optim = torch.optim.Adam(g_params, lr=cfg.learning_rate * g_ratio,
+    g_groups = [{"params": list(g.parameters())}]
+    if joint:  # plain (not equalised-lr) layers: pSp's own learning rate and betas
+        g_groups.append({"params": list(enc.parameters()), "lr": cfg.encoder_learning_rate, "betas": (0.9, 0.999)})
+    g_optim = torch.optim.Adam(g_groups, lr=cfg.learning_rate * g_ratio,
                                betas=(cfg.adam_beta1 ** g_ratio, cfg.adam_beta2 ** g_ratio))
     d_optim = torch.optim.Adam(d.parameters(), lr=cfg.learning_rate * d_ratio,
                                betas=(cfg.adam_beta1 ** d_ratio, cfg.adam_beta2 ** d_ratio))
