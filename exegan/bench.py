@@ -6,9 +6,11 @@
 Configurations (each in a fresh subprocess, so peak memory is per configuration):
 
 * ``baseline``: what a direct port does per request: all 18 style blocks of pSp on the exemplar, then one full
-  generator forward (encoder + decoder) per sample, fp32.
+  generator forward (encoder + decoder) per sample, fp32, default glibc malloc and weight layout. It shares our
+  pure-PyTorch layers (and their exact Blur/Upsample fast paths), so it is faster than a port of the official code.
 * ``pipeline-fp32`` / ``pipeline-bf16``: ``ExeGAN.inpaint``: only the used style codes, the generator encoder once,
-  all samples batched through the decoder; bf16 = autocast.
+  all samples batched through the decoder, channels_last weights, malloc tuning (``exegan/_malloc.py``);
+  bf16 = autocast.
 
 Reported per configuration and n in {1, 4}: median wall time of ``--repeats`` runs after one warm-up, speed-up over
 the baseline, peak RSS, and the deviation of bf16 from fp32 outputs (same seed). Timings are never asserted in tests.
@@ -78,7 +80,12 @@ def baseline(model, image, mask, exemplar, n: int, seed: int) -> torch.Tensor:
 
 
 def run_one(config: str, n: int, size: int, repeats: int, quick: bool, out_path: str) -> dict:
+    if config == "baseline":  # a straightforward port: default malloc behaviour, default weight layout
+        os.environ["EXEGAN_NO_MALLOC_TUNING"] = "1"
     model = build(size, quick)
+    if config == "baseline":
+        for p in list(model.generator.parameters()) + list(model.style_encoder.parameters()):
+            p.data = p.data.contiguous()
     image, mask, exemplar = inputs(size)
     if config == "baseline":
         def call():

@@ -38,14 +38,22 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     ``(H * up + p0 + p1 - kh + down) // down``, exactly as the official CUDA kernel and ``upfirdn2d_native``.
     """
     b, c, h, w = x.shape
+    kh, kw = kernel.shape
+    p0, p1 = pad
+    if up == 1 and p0 == p1 >= 0:  # fast path (Blur): the padding inside the conv, no padded copy
+        weight = torch.flip(kernel, (0, 1)).to(x.dtype)[None, None].expand(c, 1, kh, kw)
+        x = F.conv2d(x, weight, padding=p0, groups=c)
+        return x[:, :, ::down, ::down] if down > 1 else x
+    if up == 2 and down == 1 and kh == kw == 4 and pad == (2, 1):  # fast path (Upsample): a transposed conv
+        weight = kernel.to(x.dtype)[None, None].expand(c, 1, kh, kw)  # scatters, i.e. a true convolution
+        return F.conv_transpose2d(x, weight, stride=2, padding=1, groups=c)
     if up > 1:
         # each sample lands at i*up, followed by up-1 zeros
         x = torch.stack([x] + [torch.zeros_like(x)] * (up - 1), dim=-1).reshape(b, c, h, w * up)
         x = torch.stack([x] + [torch.zeros_like(x)] * (up - 1), dim=-2).reshape(b, c, h * up, w * up)
-    p0, p1 = pad
     x = F.pad(x, [p0, p1, p0, p1])
     # true convolution = cross-correlation with the kernel flipped on both axes; depthwise over channels
-    weight = torch.flip(kernel, (0, 1)).to(x.dtype)[None, None].expand(c, 1, *kernel.shape)
+    weight = torch.flip(kernel, (0, 1)).to(x.dtype)[None, None].expand(c, 1, kh, kw)
     x = F.conv2d(x, weight, groups=c)
     if down > 1:
         x = x[:, :, ::down, ::down]

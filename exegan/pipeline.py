@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from . import images as im
+from ._malloc import tune_glibc_malloc
 from .checkpoints import (ModelConfig, default_model_source, infer_generator_config, infer_style_encoder_config,
                           load_model, load_official_generator, load_official_style_encoder, save_model)
 from .nets.generator import Generator, masked_input
@@ -33,6 +34,16 @@ from .nets.style_encoder import StyleEncoder
 
 Precision = Literal["fp32", "bf16", "fp16"]
 OutputType = Literal["pil", "pt", "np"]
+
+
+def channels_last_weights(module: torch.nn.Module) -> torch.nn.Module:
+    """Store 4-D weights in channels_last, the layout oneDNN convolves fastest (the pSp encoder takes ~25% less
+    time on CPU); values and state-dict contents are unchanged (saving makes tensors contiguous)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.dim() == 4:
+                p.data = p.data.contiguous(memory_format=torch.channels_last)
+    return module
 
 
 class ExeGAN:
@@ -54,8 +65,10 @@ class ExeGAN:
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {precision!r}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.generator = generator.eval().requires_grad_(False).to(self.device)
-        self.style_encoder = style_encoder.eval().requires_grad_(False).to(self.device)
+        if self.device.type == "cpu":
+            tune_glibc_malloc()  # large activations: avoid re-faulting fresh mmap'd buffers (exegan/_malloc.py)
+        self.generator = channels_last_weights(generator.eval().requires_grad_(False).to(self.device))
+        self.style_encoder = channels_last_weights(style_encoder.eval().requires_grad_(False).to(self.device))
         self.latent_avg = latent_avg.float().to(self.device)
         if self.latent_avg.shape != (style_encoder.n_styles, generator.style_dim):
             raise ValueError(f"latent_avg must be [{style_encoder.n_styles}, {generator.style_dim}], "

@@ -95,14 +95,15 @@ def ref_upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
     return out[:, :, ::down, ::down]
 
 
+@pytest.mark.parametrize("kw", [3, 4])  # 4x4 hits the fast paths (Blur, Upsample), 4x3 the general one
 @pytest.mark.parametrize("up,down,pad", [(1, 1, (1, 1)), (2, 1, (2, 1)), (1, 1, (2, 2)), (1, 2, (1, 1)),
-                                         (2, 2, (0, -1)), (1, 1, (-1, 2))])
-def test_upfirdn2d_matches_direct_computation(up, down, pad):
+                                         (2, 2, (0, -1)), (1, 1, (-1, 2)), (1, 1, (0, 0))])
+def test_upfirdn2d_matches_direct_computation(up, down, pad, kw):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 7, 7, dtype=torch.float64)
-    k = torch.rand(4, 3, dtype=torch.float64)  # asymmetric: catches a missing flip
+    k = torch.rand(4, kw, dtype=torch.float64)  # asymmetric: catches a missing flip
     out = upfirdn2d(x, k, up=up, down=down, pad=pad)
-    assert out.shape[-1] == (7 * up + pad[0] + pad[1] - 3 + down) // down
+    assert out.shape[-1] == (7 * up + pad[0] + pad[1] - kw + down) // down
     torch.testing.assert_close(out, ref_upfirdn2d(x, k, up, down, pad), rtol=1e-12, atol=1e-12)
 
 

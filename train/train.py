@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # `accelerate launch train/train.py`: make the re
 import exegan  # noqa: F401,E402  (torchvision guard before lpips)
 from exegan import ExeGAN, GeneratorConfig, ModelConfig, StyleEncoderConfig  # noqa: E402
 from exegan import losses, masks  # noqa: E402
+from exegan._malloc import tune_glibc_malloc  # noqa: E402
 from exegan.checkpoints import (load_model, load_official_generator, load_official_style_encoder,  # noqa: E402
                                 save_model)
 from exegan.confidence import confidence_mask, reverse_confidence_mask  # noqa: E402
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
                               project_config=ProjectConfiguration(project_dir=str(out_dir),
                                                                   logging_dir=str(out_dir / "logs")))
     rank, world, device = accelerator.process_index, accelerator.num_processes, accelerator.device
+    if device.type == "cpu":
+        tune_glibc_malloc()
     torch.manual_seed(cfg.seed)  # identical initial weights on every process
 
     g = Generator(**cfg.generator_kwargs())

@@ -138,7 +138,8 @@ class Generator(nn.Module):
         """
         if masked_input.ndim != 4 or masked_input.shape[1:] != (4, self.size, self.size):
             raise ValueError(f"masked_input must be [B, 4, {self.size}, {self.size}], got {tuple(masked_input.shape)}")
-        x = self.down_from_big(masked_input)
+        # channels_last: oneDNN's fast layout on CPU; convs, blurs and elementwise ops keep it (skips included)
+        x = self.down_from_big(masked_input.contiguous(memory_format=torch.channels_last))
         skips = []
         for conv, down in zip(self.encoder_convs[::2], self.encoder_convs[1::2]):
             x = conv(x)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import fused_leaky_relu, make_kernel, upfirdn2d
+from ..ops import SQRT2, fused_leaky_relu, make_kernel, upfirdn2d
 
 BLUR_KERNEL = (1, 3, 3, 1)
 
@@ -141,7 +141,7 @@ class ModulatedConv2d(nn.Module):
             if self.demodulate:  # sum_{in,kh,kw} (w * s_b)^2 = (s_b^2) @ (sum_{kh,kw} w^2)^T
                 demod = torch.rsqrt((s * s) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # [B, out]
         x = x * s.to(x.dtype)[:, :, None, None]
-        weight = weight.to(x.dtype)  # under autocast the conv casts both operands anyway
+        weight = weight.to(x.dtype, memory_format=torch.channels_last)  # autocast casts both operands anyway
         if self.upsample:
             out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
         else:
@@ -221,6 +221,19 @@ class ConvLayer(nn.Sequential):
         if activate:
             layers.append(FusedLeakyReLU(out_ch))
         super().__init__(*layers)
+        self.activate = activate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.activate:
+            return super().forward(x)
+        *pre, conv, act = self
+        for m in pre:
+            x = m(x)
+        # bias + leaky ReLU * sqrt(2) folded into the conv: lrelu(sqrt2 * z) = sqrt2 * lrelu(z) (same math, one
+        # elementwise pass instead of three)
+        out = F.conv2d(x, conv.weight * (conv.scale * SQRT2), act.bias * SQRT2, stride=conv.stride,
+                       padding=conv.padding)
+        return F.leaky_relu(out, 0.2, inplace=True)
 
 
 class ResBlock(nn.Module):
