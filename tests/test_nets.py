@@ -135,13 +135,14 @@ def ref_modconv(conv: ModulatedConv2d, x, style):
     return torch.cat(outs)
 
 
+@pytest.mark.parametrize("b", [3, 1])  # batch 1 folds the modulation into the weights
 @pytest.mark.parametrize("k,upsample,demodulate", [(3, False, True), (3, True, True), (1, False, False)])
-def test_modulated_conv_matches_official_fused_math(k, upsample, demodulate):
+def test_modulated_conv_matches_official_fused_math(k, upsample, demodulate, b):
     torch.manual_seed(1)
     conv = ModulatedConv2d(6, 5, k, 12, demodulate=demodulate, upsample=upsample).double()
-    x, style = torch.randn(3, 6, 8, 8, dtype=torch.float64), torch.randn(3, 12, dtype=torch.float64)
+    x, style = torch.randn(b, 6, 8, 8, dtype=torch.float64), torch.randn(b, 12, dtype=torch.float64)
     out = conv(x, style)
-    assert out.shape == (3, 5, 16 if upsample else 8, 16 if upsample else 8)
+    assert out.shape == (b, 5, 16 if upsample else 8, 16 if upsample else 8)
     torch.testing.assert_close(out, ref_modconv(conv, x, style), rtol=1e-10, atol=1e-10)
 
 
@@ -229,11 +230,10 @@ def small_generator(size=32, **kw):
     return g.eval()
 
 
-@pytest.mark.parametrize("size", [32, 64])
-def test_generator_matches_functional_reference(size):
+@pytest.mark.parametrize("size,b", [(32, 2), (64, 2), (32, 1)])  # batch 1 takes the fused-weight path
+def test_generator_matches_functional_reference(size, b):
     torch.manual_seed(2)
     g = small_generator(size).double()
-    b = 2
     img = torch.rand(b, 3, size, size, dtype=torch.float64) * 2 - 1
     mask = (torch.rand(b, 1, size, size) > 0.5).double()
     gin = torch.cat([img * (1 - mask), mask - 0.5], 1)

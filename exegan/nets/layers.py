@@ -133,20 +133,24 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_ch, bias_init=1)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        """x [B, in, H, W], style [B, style_dim] -> [B, out, H', W'], times ``gain`` (folded into the weights)."""
         with torch.autocast(x.device.type, enabled=False):
             s = self.modulation(_at_least_fp32(style))  # [B, in]
             weight = _at_least_fp32(self.weight[0]) * self.scale  # [out, in, k, k]
-            demod = None
+            demod = torch.full_like(s[:, :1], gain).expand(-1, self.out_ch)
             if self.demodulate:  # sum_{in,kh,kw} (w * s_b)^2 = (s_b^2) @ (sum_{kh,kw} w^2)^T
-                demod = torch.rsqrt((s * s) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # [B, out]
-        x = x * s.to(x.dtype)[:, :, None, None]
+                demod = gain * torch.rsqrt((s * s) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # [B, out]
+            if x.shape[0] == 1:  # one sample: the official fused form, modulation folded into the weight
+                weight = weight * s[0][None, :, None, None] * demod[0][:, None, None, None]
+        if x.shape[0] != 1:
+            x = x * s.to(x.dtype)[:, :, None, None]
         weight = weight.to(x.dtype, memory_format=torch.channels_last)  # autocast casts both operands anyway
         if self.upsample:
             out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
         else:
             out = F.conv2d(x, weight, padding=self.kernel_size // 2)
-        if demod is not None:
+        if x.shape[0] != 1:
             out = out * demod.to(out.dtype)[:, :, None, None]
         if self.upsample:
             out = self.blur(out)
@@ -179,7 +183,15 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_ch)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, style), noise))
+        # lrelu(z) * sqrt2 = lrelu(sqrt2 * z): the gain goes into the conv weights, then noise and bias are added
+        # in place and the activation runs in place (same math as activate(noise(conv(x))), fewer passes)
+        out = self.conv(x, style, gain=SQRT2)
+        if noise is None:
+            b, _, h, w = out.shape
+            noise = out.new_empty(b, 1, h, w).normal_()
+        out = out.add_((self.noise.weight * SQRT2).to(out.dtype) * noise.to(out.dtype))
+        out = out.add_((self.activate.bias * SQRT2).to(out.dtype)[None, :, None, None])
+        return F.leaky_relu(out, 0.2, inplace=True)
 
 
 class ToRGB(nn.Module):
