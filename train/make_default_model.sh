@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Train the bundled default model from scratch and export it to assets/default-model (fp16 safetensors).
+#   bash train/make_default_model.sh                 # STEPS=20000 (the tiny preset's length), bf16 autocast
+#   STEPS=2000 bash train/make_default_model.sh      # shorter; re-running resumes from the newest checkpoint
+# The tiny preset: 64x64, narrow networks, offline synthetic faces (gan-face-generate's DCGAN, DigiFace-1M:
+# non-commercial research licence), a jointly trained style encoder, SFace identity loss, L1 in place of LPIPS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${STEPS:-20000}
+OUT=${OUT:-runs/default-model}
+start=$(date +%s)
+.venv/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision "${MIXED_PRECISION:-bf16}" \
+  --dynamo_backend no train/train.py --config tiny --output_dir "$OUT" --max_train_steps "$STEPS" \
+  --mixed_precision "${MIXED_PRECISION:-bf16}" --resume_from_checkpoint latest
+echo "training wall time (this invocation): $(( $(date +%s) - start )) s" | tee -a "$OUT/wall_time.txt"
+.venv/bin/python - "$OUT" <<'PY'
+import sys, torch
+from exegan import ExeGAN
+model = ExeGAN.from_pretrained(f"{sys.argv[1]}/model", device="cpu")
+model.config.name = "exegan-tiny-synthetic-faces (default model)"
+model.config.license = "non-commercial research (trained on DigiFace-1M-derived synthetic faces)"
+model.save_pretrained("assets/default-model", dtype=torch.float16)
+print("exported assets/default-model")
+PY
