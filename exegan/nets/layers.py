@@ -75,8 +75,10 @@ class EqualConv2d(nn.Module):
         self.scale = 1 / math.sqrt(in_ch * kernel_size ** 2)
         self.stride, self.padding = stride, padding
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding)
+    def forward(self, x: torch.Tensor, gain: float = 1.0, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Convolution times ``gain``; ``bias`` (already scaled) replaces the layer's own bias when given."""
+        return F.conv2d(x, self.weight * (self.scale * gain), self.bias if bias is None else bias,
+                        stride=self.stride, padding=self.padding)
 
 
 class Blur(nn.Module):
@@ -113,9 +115,10 @@ class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated convolution. ``weight`` [1, out, in, k, k]; ``modulation`` maps the style to [B, in].
 
     Official math (reference §2.2): w_b = scale * weight * s_b, demodulated per output channel with
-    rsqrt(sum w_b^2 + 1e-8). We evaluate it in the equivalent "modulate activations" form
+    rsqrt(sum w_b^2 + 1e-8). For a batch we evaluate it in the equivalent "modulate activations" form
     ``conv(x * s_b, scale * weight) * d_b``, which shares one convolution weight across the batch (much faster
-    than a per-sample grouped convolution on CPU; identical up to float summation order).
+    than a per-sample grouped convolution on CPU; identical up to float summation order); a single sample uses
+    the official form directly (modulation and demodulation folded into the weight: no extra passes).
     The modulation and demodulation factors are computed in float32 even under autocast.
     Upsampling: transposed conv (stride 2, no spatial flip, 2H+1) then Blur pad (1, 1) -> 2H.
     """
@@ -138,11 +141,15 @@ class ModulatedConv2d(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             s = self.modulation(_at_least_fp32(style))  # [B, in]
             weight = _at_least_fp32(self.weight[0]) * self.scale  # [out, in, k, k]
-            demod = torch.full_like(s[:, :1], gain).expand(-1, self.out_ch)
+            demod = None  # per-sample output scale [B, out] (demodulation and gain), None = 1
             if self.demodulate:  # sum_{in,kh,kw} (w * s_b)^2 = (s_b^2) @ (sum_{kh,kw} w^2)^T
-                demod = gain * torch.rsqrt((s * s) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # [B, out]
+                demod = gain * torch.rsqrt((s * s) @ weight.pow(2).sum((2, 3)).t() + 1e-8)
+            elif gain != 1:
+                demod = torch.full_like(s[:, :1], gain).expand(-1, self.out_ch)
             if x.shape[0] == 1:  # one sample: the official fused form, modulation folded into the weight
-                weight = weight * s[0][None, :, None, None] * demod[0][:, None, None, None]
+                weight = weight * s[0][None, :, None, None]
+                if demod is not None:
+                    weight = weight * demod[0][:, None, None, None]
         if x.shape[0] != 1:
             x = x * s.to(x.dtype)[:, :, None, None]
         weight = weight.to(x.dtype, memory_format=torch.channels_last)  # autocast casts both operands anyway
@@ -150,7 +157,7 @@ class ModulatedConv2d(nn.Module):
             out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
         else:
             out = F.conv2d(x, weight, padding=self.kernel_size // 2)
-        if x.shape[0] != 1:
+        if x.shape[0] != 1 and demod is not None:
             out = out * demod.to(out.dtype)[:, :, None, None]
         if self.upsample:
             out = self.blur(out)
@@ -164,11 +171,12 @@ class NoiseInjection(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
 
-    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None, gain: float = 1.0) -> torch.Tensor:
+        """x + gain * weight * noise."""
         if noise is None:
             b, _, h, w = x.shape
             noise = x.new_empty(b, 1, h, w).normal_()
-        return x + self.weight.to(x.dtype) * noise.to(x.dtype)
+        return x + (self.weight * gain).to(x.dtype) * noise.to(x.dtype)
 
 
 class StyledConv(nn.Module):
@@ -183,13 +191,9 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_ch)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        # lrelu(z) * sqrt2 = lrelu(sqrt2 * z): the gain goes into the conv weights, then noise and bias are added
-        # in place and the activation runs in place (same math as activate(noise(conv(x))), fewer passes)
-        out = self.conv(x, style, gain=SQRT2)
-        if noise is None:
-            b, _, h, w = out.shape
-            noise = out.new_empty(b, 1, h, w).normal_()
-        out = out.add_((self.noise.weight * SQRT2).to(out.dtype) * noise.to(out.dtype))
+        # lrelu(z) * sqrt2 = lrelu(sqrt2 * z): the gain goes into the conv weights and the noise strength, then
+        # bias and activation run in place (same math as activate(noise(conv(x))), fewer passes)
+        out = self.noise(self.conv(x, style, gain=SQRT2), noise, gain=SQRT2)
         out = out.add_((self.activate.bias * SQRT2).to(out.dtype)[None, :, None, None])
         return F.leaky_relu(out, 0.2, inplace=True)
 
@@ -243,9 +247,7 @@ class ConvLayer(nn.Sequential):
             x = m(x)
         # bias + leaky ReLU * sqrt(2) folded into the conv: lrelu(sqrt2 * z) = sqrt2 * lrelu(z) (same math, one
         # elementwise pass instead of three)
-        out = F.conv2d(x, conv.weight * (conv.scale * SQRT2), act.bias * SQRT2, stride=conv.stride,
-                       padding=conv.padding)
-        return F.leaky_relu(out, 0.2, inplace=True)
+        return F.leaky_relu(conv(x, gain=SQRT2, bias=act.bias * SQRT2), 0.2, inplace=True)
 
 
 class ResBlock(nn.Module):
