@@ -181,15 +181,15 @@ class ExeGAN:
     def exemplar_codes(self, exemplars: Sequence, phi: Sequence[bool] | Sequence[int] | None = None) -> torch.Tensor:
         """Style codes of each exemplar for the phi-selected latents: [E, len(phi), D] (raw code + latent_avg).
 
-        Codes are cached per (exemplar pixels, latents), so repeated requests with the same exemplar skip the
-        style encoder."""
+        Codes are cached per (exemplar pixels, latents, precision), so repeated requests with the same exemplar skip
+        the style encoder."""
         idx = self.resolve_phi(phi)
         if not idx:  # no exemplar-driven latent: nothing to encode
             return torch.zeros(len(exemplars), 0, self.generator.style_dim, device=self.device)
         out = []
         for ex in exemplars:
             x = self.prepare_exemplar(ex)
-            key = (hashlib.sha1(x.cpu().numpy().tobytes()).hexdigest(), tuple(idx))
+            key = (hashlib.sha1(x.cpu().numpy().tobytes()).hexdigest(), tuple(idx), self.precision)
             if key not in self._code_cache:
                 with self._autocast():
                     codes = self.style_encoder(x, indices=idx).float()

@@ -201,3 +201,11 @@ def test_bf16_precision_close_to_fp32():
     b = bf16.inpaint(IMG, MASK, EX_A, n_samples=2, seed=0, output_type="pt")
     assert b.dtype == torch.float32 and torch.equal(a[:, :, ~torch.from_numpy(MASK)], b[:, :, ~torch.from_numpy(MASK)])
     assert (a - b).abs().max() < 0.1
+
+
+def test_code_cache_is_per_precision():
+    model = make_tiny()
+    fp32 = model.exemplar_codes([EX_A]).clone()
+    model.precision = "bf16"
+    bf16 = model.exemplar_codes([EX_A])
+    assert not torch.equal(fp32, bf16) and (fp32 - bf16).abs().max() < 0.1  # recomputed, not a stale cache hit

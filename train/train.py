@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     if accelerator.is_main_process and cfg.report_to != "none":
         accelerator.init_trackers("exegan", config={k: str(v) for k, v in vars(cfg).items()})
 
-    g_raw, d_raw, enc_raw = accelerator.unwrap_model(g), accelerator.unwrap_model(d), enc
+    g_raw, d_raw = accelerator.unwrap_model(g), accelerator.unwrap_model(d)
     preview = ExeGAN(g_ema, enc_ema, latent_avg, device=device) if accelerator.is_main_process else None
     k_micro, b = cfg.gradient_accumulation_steps, cfg.train_batch_size
     t_last, logs = time.perf_counter(), {}
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         d_total = torch.zeros((), device=device)
         for real, exemplar, mask, _, _ in micro:
             with torch.no_grad(), accelerator.autocast():
-                fake = g_raw(masked_input(real, mask), codes(enc_raw, exemplar), mixing_z(real.shape[0]))
+                fake = g_raw(masked_input(real, mask), codes(enc, exemplar), mixing_z(real.shape[0]))
                 completed = composite(fake.float(), real, mask)
             with accelerator.autocast():
                 d_loss = losses.d_logistic_loss(d(real).float(), d(completed).float())
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         if cfg.path_regularize > 0 and cfg.g_reg_every > 0 and step % cfg.g_reg_every == 0:  # in fp32
             real, exemplar, mask = micro[0][:3]
             pb = max(1, real.shape[0] // cfg.path_batch_shrink)
-            fake, latents = g(masked_input(real[:pb], mask[:pb]), codes(enc_raw, exemplar[:pb]).detach(),
+            fake, latents = g(masked_input(real[:pb], mask[:pb]), codes(enc, exemplar[:pb]).detach(),
                               mixing_z(pb), return_latents=True)
             penalty, mean_path_length, path_len = losses.g_path_regularize(fake, latents, mean_path_length)
             check_finite(step, path_length=penalty)
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
 
         accumulate(g_ema, g_raw, cfg.ema_decay)
         if joint:
-            accumulate(enc_ema, enc_raw, cfg.encoder_ema_decay)
+            accumulate(enc_ema, enc, cfg.encoder_ema_decay)
         done = step + 1
 
         if done % cfg.logging_steps == 0 or done == cfg.max_train_steps:
@@ -362,11 +362,11 @@ def main(argv: list[str] | None = None) -> None:
         if preview is not None and cfg.validation_steps and done % cfg.validation_steps == 0:
             save_preview(preview, micro[0], cfg, done, out_dir, accelerator)
         if done % cfg.checkpointing_steps == 0 or done == cfg.max_train_steps:
-            save_checkpoint(accelerator, cfg, out_dir, done, g_ema, enc_ema if joint else enc_raw, enc_raw,
+            save_checkpoint(accelerator, cfg, out_dir, done, g_ema, enc_ema if joint else enc, enc,
                             latent_avg, mean_path_length, joint)
 
     if accelerator.is_main_process:
-        export_model(out_dir / "model", cfg, g_ema, enc_ema if joint else enc_raw, latent_avg.cpu(), cfg.max_train_steps)
+        export_model(out_dir / "model", cfg, g_ema, enc_ema if joint else enc, latent_avg.cpu(), cfg.max_train_steps)
     accelerator.wait_for_everyone()
     accelerator.end_training()
 
