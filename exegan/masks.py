@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageDraw
 
 __all__ = ["hole_ratio", "center_mask", "sample_rects", "free_form_stroke", "stroke_rect_mask", "comod_mask",
-           "ratio_mask", "make_mask", "to_tensor"]
+           "ratio_mask", "mixed_mask", "make_mask", "to_tensor"]
 
 
 def _rng(rng) -> np.random.Generator:
@@ -210,11 +210,27 @@ def ratio_mask(size: int = 256, rng=None, low: float = 0.1, high: float = 0.2, m
     raise RuntimeError(f"no mask with hole ratio in [{low}, {high}) after {max_steps} steps")
 
 
+def mixed_mask(size: int = 256, rng=None) -> np.ndarray:
+    """Not in the paper: the mask mix the bundled default model is trained on, so that it sees what the demo and
+    the evaluation ask of it. Per draw: the center square (p = 0.2), an official stroke_rect mask (p = 0.3, about
+    60% hole at 64 px), or a free-form ``ratio_mask`` from a bucket [k/10, k/10 + 0.1) with k uniform in 1..5
+    (p = 0.5). float32 [S, S], 1 = hole.
+    """
+    rng = _rng(rng)
+    u = rng.random()
+    if u < 0.2:
+        return center_mask(size)
+    if u < 0.5:
+        return stroke_rect_mask(size, rng)
+    k = int(rng.integers(1, 6))
+    return ratio_mask(size, rng, k / 10, k / 10 + 0.1)
+
+
 def make_mask(kind: str, size: int = 256, rng=None, **kwargs) -> np.ndarray:
-    """Dispatch by name: "stroke_rect", "comod", "center" or "ratio" (kwargs low, high)."""
+    """Dispatch by name: "stroke_rect", "comod", "center", "mixed" or "ratio" (kwargs low, high)."""
     if kind == "center":
         return center_mask(size)
-    fn = {"stroke_rect": stroke_rect_mask, "comod": comod_mask, "ratio": ratio_mask}[kind]
+    fn = {"stroke_rect": stroke_rect_mask, "comod": comod_mask, "ratio": ratio_mask, "mixed": mixed_mask}[kind]
     return fn(size, rng, **kwargs)
 
 

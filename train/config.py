@@ -77,8 +77,9 @@ class TrainConfig:
     g_reg_every: int = 4  # lazy path-length interval
     mixing: float = 0.5  # probability of two z's (style mixing)
     # -- masks ------------------------------------------------------------------------------------------------
-    mask_type: str = "stroke_rect"  # "stroke_rect" (train.py), "comod" (train_largeMask.py) or "center"
-    mask_per_sample: bool = False  # official: one stroke_rect mask per batch, comod masks per sample
+    mask_type: str = "stroke_rect"  # "stroke_rect" (train.py), "comod" (train_largeMask.py), "center", or "mixed"
+    #   (not in the paper: center / stroke_rect / 10-60% free-form per sample, masks.mixed_mask; the tiny preset's)
+    mask_per_sample: bool = False  # official: one stroke_rect mask per batch; comod and mixed are always per sample
     confidence: str = "official"  # M_w kernel: "official" (box-like) or "gaussian" (paper wording)
 
     def generator_kwargs(self) -> dict:
@@ -143,7 +144,7 @@ def make_config(values: dict) -> TrainConfig:
     checks = [(cfg.style_encoder in ("pretrained", "joint"), "style_encoder must be 'pretrained' or 'joint'"),
               (cfg.identity_backend in ("arcface-r101", "sface", "none"), "identity_backend must be arcface-r101/sface/none"),
               (cfg.identity_backend != "arcface-r101" or cfg.arcface_path, "identity_backend arcface-r101 needs --arcface_path"),
-              (cfg.mask_type in ("stroke_rect", "comod", "center"), "mask_type must be stroke_rect/comod/center"),
+              (cfg.mask_type in ("stroke_rect", "comod", "center", "mixed"), "mask_type must be stroke_rect/comod/center/mixed"),
               (cfg.mixed_precision in ("no", "fp16", "bf16"), "mixed_precision must be no/fp16/bf16"),
               (0 <= cfg.tau <= 1, "tau must be in [0, 1]"),
               (cfg.train_batch_size >= 1 and cfg.gradient_accumulation_steps >= 1, "batch sizes must be >= 1")]

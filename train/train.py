@@ -111,8 +111,8 @@ def batch_indices(cfg: TrainConfig, n_items: int, step: int, micro: int, rank: i
 
 def make_masks(cfg: TrainConfig, rng: np.random.Generator, batch: int) -> torch.Tensor:
     """[B, 1, S, S], 1 = hole: stroke_rect shared by the batch (official train.py) unless mask_per_sample,
-    CoMod masks per sample (train_largeMask.py), or the fixed center mask."""
-    per_sample = cfg.mask_per_sample or cfg.mask_type == "comod"
+    CoMod masks per sample (train_largeMask.py), the fixed center mask, or the per-sample mix (masks.mixed_mask)."""
+    per_sample = cfg.mask_per_sample or cfg.mask_type in ("comod", "mixed")
     n = batch if per_sample else 1
     ms = [masks.make_mask(cfg.mask_type, cfg.resolution, rng) for _ in range(n)]
     return masks.to_tensor(ms).expand(batch, -1, -1, -1).contiguous()
