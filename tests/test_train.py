@@ -200,3 +200,26 @@ def test_bf16_mixed_precision_step(tmp_path, data_dir, capsys):
     log = capsys.readouterr().out
     values = {k: float(v) for k, v in re.findall(r"(\S+)=([-\d.e+naninf]+)", log.splitlines()[-1])}
     assert all(np.isfinite(list(values.values()))) and values["reg/path_length"] > 0 and values["loss/g_lpips"] > 0
+
+
+def test_match_encoder_to_w_gives_codes_the_spread_of_w():
+    from exegan.nets import Generator, StyleEncoder
+
+    torch.manual_seed(0)
+    g = Generator(size=32, style_dim=16, n_mlp=2, channel_multiplier=0.125, max_channels=16)
+    enc = StyleEncoder(n_styles=g.n_latent, style_dim=16, input_size=32, units=(1, 1, 1, 1), widths=(8, 8, 16, 16)).eval()
+    images = torch.rand(12, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        before = enc(images)
+        w = g.mapping(torch.randn(4096, 16, generator=torch.Generator().manual_seed(3)))
+    latent_avg = trainer.match_encoder_to_w(enc, g, images, seed=3)
+    with torch.no_grad():
+        after = enc(images)
+    target = w.std(0).mean()
+    assert before[:, 0].std(0).mean() < 0.2 * target  # the problem: fresh codes barely vary between faces
+    for j in range(g.n_latent):
+        assert after[:, j].std(0).mean() == pytest.approx(target.item(), rel=1e-4)
+        # a pure rescaling: every block's codes are the fresh codes times one factor
+        k = after[:, j].std(0).mean() / before[:, j].std(0).mean()
+        torch.testing.assert_close(after[:, j], before[:, j] * k, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(latent_avg, w.mean(0).expand(g.n_latent, -1))

@@ -58,6 +58,9 @@ class TrainConfig:
     encoder_widths: tuple[int, ...] = (64, 128, 256, 512)  # joint: channels per group
     encoder_ema_decay: float = 0.999  # joint: decay of the frozen copy giving the attribute-loss target
     encoder_learning_rate: float = 1e-4  # joint: Adam lr of the encoder (pSp's; it has no equalised-lr layers)
+    encoder_init: str = "match_w"  # joint, fresh start: "match_w" scales each style block's output so the codes start
+    #   with the spread of W and sets latent_avg = mean w (pSp's convention), so exemplars matter from step 0;
+    #   "plain": PyTorch init, latent_avg = 0 (codes ~100x smaller than w: the generator learns to ignore them)
     # -- losses (paper Eq. 4-8) -------------------------------------------------------------------------------
     lambda_id: float = 0.1  # identity loss weight
     lambda_lpips: float = 0.5  # LPIPS weight (only for self-exemplar batches)
@@ -144,6 +147,7 @@ def make_config(values: dict) -> TrainConfig:
     checks = [(cfg.style_encoder in ("pretrained", "joint"), "style_encoder must be 'pretrained' or 'joint'"),
               (cfg.identity_backend in ("arcface-r101", "sface", "none"), "identity_backend must be arcface-r101/sface/none"),
               (cfg.identity_backend != "arcface-r101" or cfg.arcface_path, "identity_backend arcface-r101 needs --arcface_path"),
+              (cfg.encoder_init in ("match_w", "plain"), "encoder_init must be match_w/plain"),
               (cfg.mask_type in ("stroke_rect", "comod", "center", "mixed"), "mask_type must be stroke_rect/comod/center/mixed"),
               (cfg.mixed_precision in ("no", "fp16", "bf16"), "mixed_precision must be no/fp16/bf16"),
               (0 <= cfg.tau <= 1, "tau must be in [0, 1]"),

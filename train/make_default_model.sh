@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train the bundled default model from scratch and export it to assets/default-model (fp16 safetensors).
+# Train the bundled default model from scratch, then release it to assets/default-model: fp16 safetensors, the
+# synthetic-faces check (eval/synthetic.py), the figure and the model card (train/release_default_model.py).
 #   bash train/make_default_model.sh                 # STEPS=20000 (the tiny preset's length), bf16 autocast
 #   STEPS=2000 bash train/make_default_model.sh      # shorter; re-running resumes from the newest checkpoint
 # (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS defaults to all cores.)
@@ -14,12 +15,4 @@ start=$(date +%s)
   --dynamo_backend no train/train.py --config tiny --output_dir "$OUT" --max_train_steps "$STEPS" \
   --mixed_precision "${MIXED_PRECISION:-bf16}" --resume_from_checkpoint latest
 echo "training wall time (this invocation): $(( $(date +%s) - start )) s" | tee -a "$OUT/wall_time.txt"
-.venv/bin/python - "$OUT" <<'PY'
-import sys, torch
-from exegan import ExeGAN
-model = ExeGAN.from_pretrained(f"{sys.argv[1]}/model", device="cpu")
-model.config.name = "exegan-tiny-synthetic-faces (default model)"
-model.config.license = "non-commercial research (trained on DigiFace-1M-derived synthetic faces)"
-model.save_pretrained("assets/default-model", dtype=torch.float16)
-print("exported assets/default-model")
-PY
+.venv/bin/python train/release_default_model.py --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS"

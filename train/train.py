@@ -65,6 +65,23 @@ def build_style_encoder(cfg: TrainConfig, n_latent: int) -> tuple[StyleEncoder, 
     return enc.eval(), torch.zeros(n_latent, cfg.style_dim)  # eval: BatchNorm acts as a learned affine map
 
 
+@torch.no_grad()
+def match_encoder_to_w(enc: StyleEncoder, g: Generator, images: torch.Tensor, seed: int, n_z: int = 4096
+                       ) -> torch.Tensor:
+    """``encoder_init: match_w`` (not in the paper). A fresh encoder's codes are ~100x smaller than mapping-network
+    outputs w and nearly identical across faces, so the generator would learn to ignore its exemplar latents.
+    Rescale each style block's final linear layer so that its codes for ``images`` have the mean per-dimension
+    standard deviation of w, and return latent_avg = mean w (codes are offsets from it, as in pSp)."""
+    w = g.mapping(torch.randn(n_z, g.style_dim, generator=torch.Generator().manual_seed(seed)))
+    target = w.std(0).mean()
+    c = enc(images)  # [B, n_styles, D]
+    for j, block in enumerate(enc.styles):
+        scale = target / c[:, j].std(0).mean().clamp_min(1e-8)
+        block.linear.weight.mul_(scale)
+        block.linear.bias.mul_(scale)
+    return w.mean(0).expand(enc.n_styles, -1).clone()
+
+
 def build_identity(cfg: TrainConfig):
     """Returns f(output, exemplar) -> identity loss, or None."""
     if cfg.identity_backend == "none" or cfg.lambda_id == 0:
@@ -244,12 +261,19 @@ def main(argv: list[str] | None = None) -> None:
         if joint:
             enc_ema.load_state_dict({k[2:]: v for k, v in ema.items() if k.startswith("e.")}, strict=True)
             enc.load_state_dict({k[4:]: v for k, v in ema.items() if k.startswith("enc.")}, strict=True)
+            if "latent_avg" in ema:
+                latent_avg = ema["latent_avg"].to(device)
         state = json.loads((resume / STATE_FILE).read_text())
         start_step, mean_path_length = state["step"], torch.tensor(state["mean_path_length"], device=device)
         accelerator.print(f"resumed from {resume} at step {start_step}")
-    elif accelerator.is_main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out_dir / "train_config.yaml")
+    else:
+        if joint and cfg.encoder_init == "match_w":
+            probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))]).to(device)
+            latent_avg = match_encoder_to_w(enc, accelerator.unwrap_model(g), probe, cfg.seed)
+            enc_ema.load_state_dict(enc.state_dict())
+        if accelerator.is_main_process:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, out_dir / "train_config.yaml")
     if accelerator.is_main_process and cfg.report_to != "none":
         accelerator.init_trackers("exegan", config={k: str(v) for k, v in vars(cfg).items()})
 
@@ -387,6 +411,7 @@ def save_checkpoint(accelerator, cfg: TrainConfig, out_dir: Path, step: int, g_e
         if joint:  # the EMA encoder, and the trained one (not an Accelerate-prepared model)
             ema |= {f"e.{k}": v.detach().cpu().contiguous() for k, v in enc_export.state_dict().items()}
             ema |= {f"enc.{k}": v.detach().cpu().contiguous() for k, v in enc_train.state_dict().items()}
+            ema["latent_avg"] = latent_avg.detach().cpu().contiguous()
         save_file(ema, str(tmp / EMA_FILE))
         export_model(tmp / EXPORT_DIR, cfg, g_ema, enc_export, latent_avg.cpu(), step)
         (tmp / STATE_FILE).write_text(json.dumps({"step": step, "mean_path_length": float(mean_path_length)}))

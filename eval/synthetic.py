@@ -1,0 +1,258 @@
+"""The synthetic-faces check: what a 64-pixel model trained on ``synthetic-faces`` must show (the numbers in the
+bundled default model's card, and, on 16 faces, a CI regression test).
+
+    python -m eval.synthetic --model assets/default-model --n 200 --out runs/synthetic-check
+
+Data: ``n`` held-out faces of :class:`train.data.SyntheticFaces` (``held_out=True``: latents disjoint from every
+training face) as inputs, ``n`` more as the reference set of the realism score. Everything is seeded; the same
+arguments give the same numbers on the same machine.
+
+1. Quality (self-exemplar: the exemplar is the ground truth, as in the paper's reconstruction setting). Masks:
+   the center square and one seeded 30-40% free-form mask per face. Per method (EXE-GAN seed 0, OpenCV Telea
+   radius 3): L1 in the hole (mean |out - gt| over hole pixels, RGB in [0, 1]), a perceptual distance (LPIPS
+   when VGG16 weights are given, and always the offline SFace-trunk distance of :mod:`eval.sface_perceptual`),
+   and a Fréchet distance of SFace embeddings against the reference set ("FID-like": the Inception weights of
+   FID are not available offline). ``real`` is the ground truth itself: the Fréchet floor for n faces.
+2. Exemplar guidance: each face X (center mask) is completed with exemplar A and with exemplar B (two other
+   held-out faces, same seed). Both directions are scored: the output with A should be closer to A than to B
+   in identity (SFace cosine, higher = closer) and in the paper's attribute distance (Eq. 7 in the model's own
+   style-code space, lower = closer). Reported: the rate of such outcomes and the mean margin. A "paired" rate
+   also compares the two outputs: cos(out_A, A) > cos(out_B, A).
+3. Known pixels: every EXE-GAN output outside the hole must equal the input bit for bit.
+4. Diversity: ``n_samples`` seeds per face (center mask, exemplar A); mean over seed pairs of the L1 between
+   samples in the hole and of the perceptual distances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .fid import fid_from_features
+
+__all__ = ["CheckConfig", "held_out_faces", "check_masks", "run_check", "format_markdown"]
+
+
+@dataclass
+class CheckConfig:
+    n: int = 200  # held-out faces used as inputs (and as many more as the realism reference set)
+    data_seed: int = 0  # SyntheticFaces seed (held-out stream)
+    mask_seed: int = 2024  # free-form masks: face i gets ratio_mask(rng=[mask_seed, i], 0.3, 0.4)
+    n_samples: int = 4  # seeds per face for diversity
+    sample_seed: int = 0  # EXE-GAN seed of the quality and guidance outputs
+    lpips_vgg: str | None = None  # vgg16-397923af.pth: add real LPIPS next to the SFace-trunk distance
+    telea_radius: float = 3.0
+
+
+def held_out_faces(n: int, seed: int = 0, offset: int = 0, size: int = 64) -> np.ndarray:
+    """uint8 ``[n, size, size, 3]``: held-out synthetic faces ``offset .. offset + n - 1``."""
+    from train.data import SyntheticFaces
+
+    ds = SyntheticFaces(size, length=offset + n, seed=seed, held_out=True)
+    faces = np.stack([((ds[i] + 1) * 127.5 + 0.5).floor().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+                      for i in range(offset, offset + n)])
+    return faces
+
+
+def check_masks(n: int, size: int, seed: int) -> dict[str, np.ndarray]:
+    """bool ``[n, size, size]`` holes (True = missing) per mask family: ``center`` and ``ratio30-40``."""
+    from exegan import masks
+
+    center = np.broadcast_to(masks.center_mask(size) > 0.5, (n, size, size))
+    free = np.stack([masks.ratio_mask(size, np.random.default_rng([seed, i]), 0.3, 0.4) > 0.5 for i in range(n)])
+    return {"center": np.ascontiguousarray(center), "ratio30-40": free}
+
+
+def _telea(image: np.ndarray, hole: np.ndarray, radius: float) -> np.ndarray:
+    import cv2
+
+    return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+
+
+def _hole_l1(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Per image: mean |a - b| over hole pixels and channels, with RGB scaled to [0, 1]."""
+    d = np.abs(a.astype(np.float64) - b.astype(np.float64)).mean(-1) / 255.0
+    return (d * hole).sum((1, 2)) / np.maximum(hole.sum((1, 2)), 1)
+
+
+def _inpaint(model, image, hole, exemplars, n_samples, seed) -> list[np.ndarray]:
+    return model.inpaint(image, hole.astype(np.uint8) * 255, exemplars, n_samples=n_samples, seed=seed,
+                         output_type="np")
+
+
+def _mean(x) -> float:
+    return float(np.mean(x))
+
+
+def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -> dict:
+    """Run the whole check on ``model`` (an :class:`exegan.ExeGAN` at 64 px) and return a JSON-able dict."""
+    from exegan.sface import load_sface
+    from .attributes import StyleCodeExtractor, attribute_distance
+    from .diversity import load_lpips_metric
+    from .sface_perceptual import SFacePerceptual
+
+    n, size = cfg.n, model.size
+    if n < 3:
+        raise ValueError(f"the check needs at least 3 faces (got n={n})")
+    faces = held_out_faces(n, cfg.data_seed, 0, size)
+    reference = held_out_faces(n, cfg.data_seed, n, size)
+    holes = check_masks(n, size, cfg.mask_seed)
+    sface = load_sface()
+    perceptual = {"sface_trunk": SFacePerceptual(sface)}
+    lpips, lpips_info = load_lpips_metric(cfg.lpips_vgg) if cfg.lpips_vgg else (None, {"available": False})
+    if lpips is not None:
+        perceptual["lpips"] = lpips
+    codes = StyleCodeExtractor(model)
+
+    def embed(images: np.ndarray) -> np.ndarray:
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        with torch.no_grad():
+            return sface.embed(x).numpy().astype(np.float64)
+
+    def log(msg):
+        if progress:
+            print(msg, flush=True)
+
+    result: dict = {"config": asdict(cfg), "model": model.config.name, "size": size,
+                    "perceptual": {k: getattr(v, "info", {}) for k, v in perceptual.items()},
+                    "lpips": lpips_info, "quality": {}, "known_pixels": {}}
+    e_ref = embed(reference)
+    result["fd_sface_floor"] = fid_from_features(embed(faces), e_ref)
+    mismatched, checked = 0, 0
+
+    # 1. quality, self-exemplar
+    for mname, hole in holes.items():
+        log(f"quality: {mname}")
+        outs = {"exegan": np.stack([_inpaint(model, faces[i], hole[i], faces[i], 1, cfg.sample_seed)[0]
+                                    for i in range(n)]),
+                "telea": np.stack([_telea(faces[i], hole[i], cfg.telea_radius) for i in range(n)])}
+        keep = ~hole[..., None].repeat(3, -1)
+        bad = [i for i in range(n) if not np.array_equal(outs["exegan"][i][keep[i]], faces[i][keep[i]])]
+        mismatched, checked = mismatched + len(bad), checked + n
+        row = {}
+        for method, out in outs.items():
+            row[method] = {"l1_hole": _mean(_hole_l1(out, faces, hole)),
+                           **{name: _mean(metric(out, faces)) for name, metric in perceptual.items()},
+                           "fd_sface": fid_from_features(embed(out), e_ref),
+                           "hole_ratio": _mean(hole.mean((1, 2)))}
+        result["quality"][mname] = row
+
+    # 2. exemplar guidance (center mask), 3. known pixels, 4. diversity
+    hole = holes["center"]
+    a_idx = [(i + 1) % n for i in range(n)]
+    b_idx = [(i + n // 2) % n if (i + n // 2) % n not in (i, (i + 1) % n) else (i + 2) % n for i in range(n)]
+    log("guidance")
+    out_a, out_b = [], []
+    for i in range(n):
+        o = _inpaint(model, faces[i], hole[i], [faces[a_idx[i]], faces[b_idx[i]]], 1, cfg.sample_seed)
+        out_a.append(o[0])
+        out_b.append(o[1])
+        for img in o:
+            mismatched += int(not np.array_equal(img[~hole[i]], faces[i][~hole[i]]))
+            checked += 1
+    out_a, out_b = np.stack(out_a), np.stack(out_b)
+    ex_a, ex_b = faces[a_idx], faces[b_idx]
+    ea, eb, eoa, eob = embed(ex_a), embed(ex_b), embed(out_a), embed(out_b)
+    cos = lambda u, v: (u * v).sum(1)  # noqa: E731 - unit rows
+    # both directions: (out_A; A vs B) and (out_B; B vs A)
+    id_margin = np.concatenate([cos(eoa, ea) - cos(eoa, eb), cos(eob, eb) - cos(eob, ea)])
+    id_paired = np.concatenate([cos(eoa, ea) - cos(eob, ea), cos(eob, eb) - cos(eoa, eb)])
+    ca, cb, coa, cob = codes(ex_a), codes(ex_b), codes(out_a), codes(out_b)
+    d = lambda u, v: attribute_distance(u, v, codes.dim)  # noqa: E731
+    at_margin = np.concatenate([d(coa, cb) - d(coa, ca), d(cob, ca) - d(cob, cb)])
+    at_paired = np.concatenate([d(cob, ca) - d(coa, ca), d(coa, cb) - d(cob, cb)])
+    result["guidance"] = {
+        "mask": "center", "decisions": int(len(id_margin)),
+        "identity_rate": _mean(id_margin > 0), "identity_margin": _mean(id_margin),
+        "identity_paired_rate": _mean(id_paired > 0), "identity_paired_margin": _mean(id_paired),
+        "attribute_rate": _mean(at_margin > 0), "attribute_margin": _mean(at_margin),
+        "attribute_paired_rate": _mean(at_paired > 0), "attribute_paired_margin": _mean(at_paired),
+        "cos_out_to_own_exemplar": _mean(np.concatenate([cos(eoa, ea), cos(eob, eb)])),
+        "cos_out_to_other_exemplar": _mean(np.concatenate([cos(eoa, eb), cos(eob, ea)])),
+        "cos_out_to_input": _mean(np.concatenate([cos(eoa, embed(faces)), cos(eob, embed(faces))])),
+    }
+
+    log("diversity")
+    pairs = list(itertools.combinations(range(cfg.n_samples), 2))
+    div = {"l1_hole": []} | {name: [] for name in perceptual}
+    for i in range(n):
+        samples = np.stack(_inpaint(model, faces[i], hole[i], faces[a_idx[i]], cfg.n_samples, cfg.sample_seed))
+        for s in samples:
+            mismatched += int(not np.array_equal(s[~hole[i]], faces[i][~hole[i]]))
+            checked += 1
+        if pairs:
+            u, v = samples[[p for p, _ in pairs]], samples[[q for _, q in pairs]]
+            div["l1_hole"].append(_mean(_hole_l1(u, v, np.broadcast_to(hole[i], u.shape[:3]))))
+            for name, metric in perceptual.items():
+                div[name].append(_mean(metric(u, v)))
+    result["diversity"] = {"mask": "center", "n_samples": cfg.n_samples,
+                           **{k: (_mean(v) if v else 0.0) for k, v in div.items()}}
+    result["known_pixels"] = {"outputs_checked": checked, "outputs_changed_outside_hole": mismatched}
+    return result
+
+
+def format_markdown(r: dict) -> str:
+    """The check's numbers as Markdown tables (as pasted into the model card)."""
+    p = [k for k in ("lpips", "sface_trunk") if k in r["perceptual"]]
+    lines = [f"Model `{r['model']}`, {r['config']['n']} held-out synthetic faces "
+             f"(data seed {r['config']['data_seed']}), self-exemplar, EXE-GAN seed {r['config']['sample_seed']}.", "",
+             "| mask | hole | method | L1 in hole (0-1) ↓ | " + " | ".join(f"{k} ↓" for k in p) + " | FD-SFace ↓ |",
+             "|---|---|---|---|" + "---|" * len(p) + "---|"]
+    for mname, row in r["quality"].items():
+        for method, m in row.items():
+            lines.append(f"| {mname} | {m['hole_ratio']:.0%} | {method} | {m['l1_hole']:.4f} | "
+                         + " | ".join(f"{m[k]:.4f}" for k in p) + f" | {m['fd_sface']:.4f} |")
+    lines += [f"| (real faces) | | ground truth | 0 | " + " | ".join("0" for _ in p)
+              + f" | {r['fd_sface_floor']:.4f} |", ""]
+    g = r["guidance"]
+    lines += [f"Exemplar guidance ({g['decisions']} decisions, center mask):", "",
+              "| criterion | rate | mean margin |", "|---|---|---|",
+              f"| identity: cos(out_A, A) > cos(out_A, B) | {g['identity_rate']:.1%} | {g['identity_margin']:+.4f} |",
+              f"| identity, paired: cos(out_A, A) > cos(out_B, A) | {g['identity_paired_rate']:.1%} | "
+              f"{g['identity_paired_margin']:+.4f} |",
+              f"| attributes (Eq. 7): d(out_A, A) < d(out_A, B) | {g['attribute_rate']:.1%} | "
+              f"{g['attribute_margin']:+.4f} |",
+              f"| attributes, paired: d(out_A, A) < d(out_B, A) | {g['attribute_paired_rate']:.1%} | "
+              f"{g['attribute_paired_margin']:+.4f} |", "",
+              f"Mean SFace cosine of an output to its own exemplar {g['cos_out_to_own_exemplar']:.3f}, to the other "
+              f"exemplar {g['cos_out_to_other_exemplar']:.3f}, to the masked input's ground truth "
+              f"{g['cos_out_to_input']:.3f}.", ""]
+    d, k = r["diversity"], r["known_pixels"]
+    lines += [f"Diversity ({d['n_samples']} seeds per face, center mask): mean pairwise L1 in hole "
+              f"{d['l1_hole']:.4f}; " + "; ".join(f"{name} {d[name]:.4f}" for name in p) + ".", "",
+              f"Known pixels: {k['outputs_changed_outside_hole']} of {k['outputs_checked']} outputs differ from the "
+              "input outside the hole."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m eval.synthetic", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="assets/default-model", help="our model folder or Hub repo id")
+    ap.add_argument("--out", default="runs/synthetic-check", help="writes results.json and results.md here")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    for name, default in asdict(CheckConfig()).items():
+        kind = float if isinstance(default, float) else int if isinstance(default, int) else str
+        ap.add_argument(f"--{name}", type=kind, default=default)
+    args = ap.parse_args(argv)
+
+    from exegan import ExeGAN
+
+    model = ExeGAN.from_pretrained(args.model, device="cpu", precision=args.precision)
+    cfg = CheckConfig(**{k: getattr(args, k) for k in asdict(CheckConfig())})
+    result = run_check(model, cfg, progress=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=2))
+    (out / "results.md").write_text(format_markdown(result))
+    print(format_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
