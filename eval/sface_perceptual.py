@@ -56,7 +56,11 @@ class SFacePerceptual:
                 feats.append(x / (x.square().sum(1, keepdim=True).sqrt() + 1e-10))
         return feats
 
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        fa, fb = self.features(a), self.features(b)
+    @staticmethod
+    def distance(fa: list[torch.Tensor], fb: list[torch.Tensor]) -> np.ndarray:
+        """Distances between two batches of :meth:`features` (same length, or one of length 1) -> ``[B]``."""
         d = sum((x - y).square().sum(1).mean((1, 2)) for x, y in zip(fa, fb))
         return d.double().cpu().numpy()
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.distance(self.features(a), self.features(b))

@@ -124,6 +124,13 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
                     "perceptual": {k: getattr(v, "info", {}) for k, v in perceptual.items()},
                     "lpips": lpips_info, "quality": {}, "known_pixels": {}}
     e_ref = embed(reference)
+    sface_trunk = perceptual["sface_trunk"]
+    gt_feats = sface_trunk.features(faces)  # reused by every quality row
+
+    def perceptual_rows(out: np.ndarray) -> dict:
+        row = {"sface_trunk": _mean(sface_trunk.distance(sface_trunk.features(out), gt_feats))}
+        return row | ({"lpips": _mean(lpips(out, faces))} if lpips is not None else {})
+
     result["fd_sface_floor"] = fid_from_features(embed(faces), e_ref)
     mismatched, checked = 0, 0
 
@@ -139,7 +146,7 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
         row = {}
         for method, out in outs.items():
             row[method] = {"l1_hole": _mean(_hole_l1(out, faces, hole)),
-                           **{name: _mean(metric(out, faces)) for name, metric in perceptual.items()},
+                           **perceptual_rows(out),
                            "fd_sface": fid_from_features(embed(out), e_ref),
                            "hole_ratio": _mean(hole.mean((1, 2)))}
         result["quality"][mname] = row
@@ -188,10 +195,13 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
             mismatched += int(not np.array_equal(s[~hole[i]], faces[i][~hole[i]]))
             checked += 1
         if pairs:
-            u, v = samples[[p for p, _ in pairs]], samples[[q for _, q in pairs]]
+            first, second = [p for p, _ in pairs], [q for _, q in pairs]
+            u, v = samples[first], samples[second]
             div["l1_hole"].append(_mean(_hole_l1(u, v, np.broadcast_to(hole[i], u.shape[:3]))))
-            for name, metric in perceptual.items():
-                div[name].append(_mean(metric(u, v)))
+            feats = sface_trunk.features(samples)  # once per sample, then every pair
+            div["sface_trunk"].append(_mean(sface_trunk.distance([f[first] for f in feats], [f[second] for f in feats])))
+            if lpips is not None:
+                div["lpips"].append(_mean(lpips(u, v)))
     result["diversity"] = {"mask": "center", "n_samples": cfg.n_samples,
                            **{k: (_mean(v) if v else 0.0) for k, v in div.items()}}
     result["known_pixels"] = {"outputs_checked": checked, "outputs_changed_outside_hole": mismatched}
