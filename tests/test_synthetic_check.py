@@ -90,3 +90,9 @@ def test_run_check_on_a_random_model(perceptual):
     assert r["diversity"]["l1_hole"] > 0  # a random model with noise still varies with the seed
     text = format_markdown(r)
     assert "| center | 25% | telea |" in text and "0 of 24 outputs differ" in text
+    # the model card's requirement table reads the same numbers: a random model keeps known pixels, loses to Telea
+    from train.release_default_model import requirements
+
+    table = requirements(r)
+    assert "| known pixels bit-exact | 0 of 24 changed | yes |" in table
+    assert "| L1 in hole below Telea, center |" in table and "| **no** |" in table

@@ -1,0 +1,89 @@
+"""The committed default model (assets/default-model): it loads by default, and a 16-face version of the
+synthetic-faces check (eval/synthetic.py; 200 faces in the model card) still shows what issue 6 asks of it.
+
+The bars are the requirements, not measured values: beat OpenCV Telea in the hole (L1 and the offline perceptual
+distance) on center and 30-40% masks, follow the exemplar for a clear majority (>= 60%) of pairs with a positive
+mean margin, keep every known pixel, and vary with the seed. The committed 2500-step model does not meet all of
+them yet (its card has the 200-face numbers): those tests are strict xfails, so a better model that meets them
+turns them into failures until the marks are removed. On these 16 faces it beats Telea on center masks; on the
+card's 200 faces the center L1 is a near-tie that it loses (0.0897 vs 0.0886).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from conftest import ROOT
+from eval.synthetic import CheckConfig, check_masks, held_out_faces, run_check
+from exegan import ExeGAN
+from exegan.checkpoints import BUNDLED_MODEL_DIR, default_model_source
+
+MODEL = ROOT / "assets" / "default-model"
+
+
+def test_files_card_and_default_source(monkeypatch):
+    assert BUNDLED_MODEL_DIR.resolve() == MODEL.resolve()
+    weights = MODEL / "model.safetensors"
+    assert weights.stat().st_size <= 40 * 2**20
+    with safe_open(str(weights), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16", "I64"}  # I64: BN num_batches_tracked
+    cfg = json.loads((MODEL / "config.json").read_text())
+    assert cfg["generator"]["size"] == 64 and "non-commercial" in cfg["license"]
+    card = (MODEL / "README.md").read_text()
+    assert card.startswith("---\nlicense: other") and "DigiFace-1M" in card and "make_default_model.sh" in card
+    assert (MODEL / "figure.png").is_file()
+    monkeypatch.delenv("EXEGAN_MODEL", raising=False)
+    assert default_model_source() == str(BUNDLED_MODEL_DIR)
+
+
+def test_cli_uses_the_bundled_model_by_default():
+    env = {k: v for k, v in os.environ.items() if k != "EXEGAN_MODEL"}
+    out = subprocess.run([sys.executable, "-m", "exegan", "info"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    name = json.loads((MODEL / "config.json").read_text())["name"]
+    assert f"name: {name}" in out.stdout and "resolution: 64" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def check():
+    return run_check(ExeGAN.from_pretrained(MODEL, device="cpu"), CheckConfig(n=16, n_samples=3))
+
+
+@pytest.mark.parametrize("mask", ["center", "ratio30-40"])
+def test_fills_better_than_a_flat_fill(check, mask):
+    """A model that really inpaints beats filling the hole with the mean colour of the known pixels."""
+    faces = held_out_faces(16)
+    holes = check_masks(16, 64, CheckConfig().mask_seed)[mask]
+    flat = [np.abs(f[h].astype(float) - f[~h].mean(0)).mean() / 255 for f, h in zip(faces, holes)]
+    assert check["quality"][mask]["exegan"]["l1_hole"] < np.mean(flat)
+
+
+NOT_YET = "not met by the bundled 2500-step model (see assets/default-model/README.md)"
+
+
+@pytest.mark.parametrize("mask", ["center", pytest.param("ratio30-40", marks=pytest.mark.xfail(strict=True,
+                                                                                              reason=NOT_YET))])
+def test_beats_telea_in_the_hole(check, mask):
+    q = check["quality"][mask]
+    assert q["exegan"]["l1_hole"] < q["telea"]["l1_hole"], q
+    assert q["exegan"]["sface_trunk"] < q["telea"]["sface_trunk"], q
+
+
+@pytest.mark.xfail(strict=True, reason=NOT_YET)
+def test_follows_the_exemplar(check):
+    g = check["guidance"]
+    assert g["decisions"] == 32
+    assert g["identity_rate"] >= 0.6 and g["identity_margin"] > 0, g
+    assert g["attribute_rate"] >= 0.6 and g["attribute_margin"] > 0, g
+
+
+def test_known_pixels_exact_and_seeds_differ(check):
+    assert check["known_pixels"]["outputs_changed_outside_hole"] == 0
+    assert check["known_pixels"]["outputs_checked"] == 16 * 2 + 16 * 2 + 16 * 3
+    assert check["diversity"]["l1_hole"] > 0.005  # different seeds: visibly different fills (> ~1/255 per pixel)
