@@ -26,7 +26,6 @@ arguments give the same numbers on the same machine.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -68,12 +67,6 @@ def check_masks(n: int, size: int, seed: int) -> dict[str, np.ndarray]:
     return {"center": np.ascontiguousarray(center), "ratio30-40": free}
 
 
-def _telea(image: np.ndarray, hole: np.ndarray, radius: float) -> np.ndarray:
-    import cv2
-
-    return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
-
-
 def _hole_l1(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Per image: mean |a - b| over hole pixels and channels, with RGB scaled to [0, 1]."""
     d = np.abs(a.astype(np.float64) - b.astype(np.float64)).mean(-1) / 255.0
@@ -89,11 +82,17 @@ def _mean(x) -> float:
     return float(np.mean(x))
 
 
+def _changed_outside(outputs, image: np.ndarray, hole: np.ndarray) -> int:
+    """How many of ``outputs`` differ from ``image`` anywhere outside ``hole`` (the bit-exact known-pixel check)."""
+    return sum(not np.array_equal(out[~hole], image[~hole]) for out in outputs)
+
+
 def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -> dict:
     """Run the whole check on ``model`` (an :class:`exegan.ExeGAN` at 64 px) and return a JSON-able dict."""
-    from exegan.sface import load_sface
     from .attributes import StyleCodeExtractor, attribute_distance
-    from .diversity import load_lpips_metric
+    from .diversity import load_lpips_metric, seed_pairs
+    from .identity import cosine, load_identity_backend
+    from .methods import Job, build_method, parse_method
     from .sface_perceptual import SFacePerceptual
 
     n, size = cfg.n, model.size
@@ -102,54 +101,39 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     faces = held_out_faces(n, cfg.data_seed, 0, size)
     reference = held_out_faces(n, cfg.data_seed, n, size)
     holes = check_masks(n, size, cfg.mask_seed)
-    sface = load_sface()
-    perceptual = {"sface_trunk": SFacePerceptual(sface)}
+    identity, _ = load_identity_backend("sface")
+    sface_trunk = SFacePerceptual(identity.net)
     lpips, lpips_info = load_lpips_metric(cfg.lpips_vgg) if cfg.lpips_vgg else (None, {"available": False})
-    if lpips is not None:
-        perceptual["lpips"] = lpips
+    telea = build_method(parse_method(f"telea={cfg.telea_radius}"))
     codes = StyleCodeExtractor(model)
-
-    def embed(images: np.ndarray) -> np.ndarray:
-        import torch
-
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-        with torch.no_grad():
-            return sface.embed(x).numpy().astype(np.float64)
 
     def log(msg):
         if progress:
             print(msg, flush=True)
 
     result: dict = {"config": asdict(cfg), "model": model.config.name, "size": size,
-                    "perceptual": {k: getattr(v, "info", {}) for k, v in perceptual.items()},
+                    "perceptual": {"sface_trunk": sface_trunk.info} | ({"lpips": lpips_info} if lpips else {}),
                     "lpips": lpips_info, "quality": {}, "known_pixels": {}}
-    e_ref = embed(reference)
-    sface_trunk = perceptual["sface_trunk"]
+    e_faces, e_ref = identity.embed(faces), identity.embed(reference)
     gt_feats = sface_trunk.features(faces)  # reused by every quality row
-
-    def perceptual_rows(out: np.ndarray) -> dict:
-        row = {"sface_trunk": _mean(sface_trunk.distance(sface_trunk.features(out), gt_feats))}
-        return row | ({"lpips": _mean(lpips(out, faces))} if lpips is not None else {})
-
-    result["fd_sface_floor"] = fid_from_features(embed(faces), e_ref)
-    mismatched, checked = 0, 0
+    result["fd_sface_floor"] = fid_from_features(e_faces, e_ref)
+    changed, checked = 0, 0
 
     # 1. quality, self-exemplar
     for mname, hole in holes.items():
         log(f"quality: {mname}")
-        outs = {"exegan": np.stack([_inpaint(model, faces[i], hole[i], faces[i], 1, cfg.sample_seed)[0]
-                                    for i in range(n)]),
-                "telea": np.stack([_telea(faces[i], hole[i], cfg.telea_radius) for i in range(n)])}
-        keep = ~hole[..., None].repeat(3, -1)
-        bad = [i for i in range(n) if not np.array_equal(outs["exegan"][i][keep[i]], faces[i][keep[i]])]
-        mismatched, checked = mismatched + len(bad), checked + n
-        row = {}
-        for method, out in outs.items():
-            row[method] = {"l1_hole": _mean(_hole_l1(out, faces, hole)),
-                           **perceptual_rows(out),
-                           "fd_sface": fid_from_features(embed(out), e_ref),
-                           "hole_ratio": _mean(hole.mean((1, 2)))}
-        result["quality"][mname] = row
+        ours = [_inpaint(model, faces[i], hole[i], faces[i], 1, cfg.sample_seed)[0] for i in range(n)]
+        changed += sum(_changed_outside([ours[i]], faces[i], hole[i]) for i in range(n))
+        checked += n
+        outs = {"exegan": np.stack(ours),
+                "telea": np.stack([telea.complete(Job(str(i), mname, 0, faces[i], hole[i], faces[i]))
+                                   for i in range(n)])}
+        result["quality"][mname] = {method: {
+            "l1_hole": _mean(_hole_l1(out, faces, hole)),
+            "sface_trunk": _mean(sface_trunk.distance(sface_trunk.features(out), gt_feats)),
+            **({"lpips": _mean(lpips(out, faces))} if lpips else {}),
+            "fd_sface": fid_from_features(identity.embed(out), e_ref),
+            "hole_ratio": _mean(hole.mean((1, 2)))} for method, out in outs.items()}
 
     # 2. exemplar guidance (center mask), 3. known pixels, 4. diversity
     hole = holes["center"]
@@ -161,16 +145,13 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
         o = _inpaint(model, faces[i], hole[i], [faces[a_idx[i]], faces[b_idx[i]]], 1, cfg.sample_seed)
         out_a.append(o[0])
         out_b.append(o[1])
-        for img in o:
-            mismatched += int(not np.array_equal(img[~hole[i]], faces[i][~hole[i]]))
-            checked += 1
+        changed, checked = changed + _changed_outside(o, faces[i], hole[i]), checked + len(o)
     out_a, out_b = np.stack(out_a), np.stack(out_b)
     ex_a, ex_b = faces[a_idx], faces[b_idx]
-    ea, eb, eoa, eob = embed(ex_a), embed(ex_b), embed(out_a), embed(out_b)
-    cos = lambda u, v: (u * v).sum(1)  # noqa: E731 - unit rows
+    ea, eb, eoa, eob = e_faces[a_idx], e_faces[b_idx], identity.embed(out_a), identity.embed(out_b)
     # both directions: (out_A; A vs B) and (out_B; B vs A)
-    id_margin = np.concatenate([cos(eoa, ea) - cos(eoa, eb), cos(eob, eb) - cos(eob, ea)])
-    id_paired = np.concatenate([cos(eoa, ea) - cos(eob, ea), cos(eob, eb) - cos(eoa, eb)])
+    id_margin = np.concatenate([cosine(eoa, ea) - cosine(eoa, eb), cosine(eob, eb) - cosine(eob, ea)])
+    id_paired = np.concatenate([cosine(eoa, ea) - cosine(eob, ea), cosine(eob, eb) - cosine(eoa, eb)])
     ca, cb, coa, cob = codes(ex_a), codes(ex_b), codes(out_a), codes(out_b)
     d = lambda u, v: attribute_distance(u, v, codes.dim)  # noqa: E731
     at_margin = np.concatenate([d(coa, cb) - d(coa, ca), d(cob, ca) - d(cob, cb)])
@@ -181,30 +162,28 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
         "identity_paired_rate": _mean(id_paired > 0), "identity_paired_margin": _mean(id_paired),
         "attribute_rate": _mean(at_margin > 0), "attribute_margin": _mean(at_margin),
         "attribute_paired_rate": _mean(at_paired > 0), "attribute_paired_margin": _mean(at_paired),
-        "cos_out_to_own_exemplar": _mean(np.concatenate([cos(eoa, ea), cos(eob, eb)])),
-        "cos_out_to_other_exemplar": _mean(np.concatenate([cos(eoa, eb), cos(eob, ea)])),
-        "cos_out_to_input": _mean(np.concatenate([cos(eoa, embed(faces)), cos(eob, embed(faces))])),
+        "cos_out_to_own_exemplar": _mean(np.concatenate([cosine(eoa, ea), cosine(eob, eb)])),
+        "cos_out_to_other_exemplar": _mean(np.concatenate([cosine(eoa, eb), cosine(eob, ea)])),
+        "cos_out_to_input": _mean(np.concatenate([cosine(eoa, e_faces), cosine(eob, e_faces)])),
     }
 
     log("diversity")
-    pairs = list(itertools.combinations(range(cfg.n_samples), 2))
-    div = {"l1_hole": []} | {name: [] for name in perceptual}
+    pairs = seed_pairs(cfg.n_samples)
+    first, second = [p for p, _ in pairs], [q for _, q in pairs]
+    div = {"l1_hole": [], "sface_trunk": []} | ({"lpips": []} if lpips else {})
     for i in range(n):
         samples = np.stack(_inpaint(model, faces[i], hole[i], faces[a_idx[i]], cfg.n_samples, cfg.sample_seed))
-        for s in samples:
-            mismatched += int(not np.array_equal(s[~hole[i]], faces[i][~hole[i]]))
-            checked += 1
+        changed, checked = changed + _changed_outside(samples, faces[i], hole[i]), checked + len(samples)
         if pairs:
-            first, second = [p for p, _ in pairs], [q for _, q in pairs]
             u, v = samples[first], samples[second]
             div["l1_hole"].append(_mean(_hole_l1(u, v, np.broadcast_to(hole[i], u.shape[:3]))))
             feats = sface_trunk.features(samples)  # once per sample, then every pair
             div["sface_trunk"].append(_mean(sface_trunk.distance([f[first] for f in feats], [f[second] for f in feats])))
-            if lpips is not None:
+            if lpips:
                 div["lpips"].append(_mean(lpips(u, v)))
     result["diversity"] = {"mask": "center", "n_samples": cfg.n_samples,
                            **{k: (_mean(v) if v else 0.0) for k, v in div.items()}}
-    result["known_pixels"] = {"outputs_checked": checked, "outputs_changed_outside_hole": mismatched}
+    result["known_pixels"] = {"outputs_checked": checked, "outputs_changed_outside_hole": changed}
     return result
 
 

@@ -72,7 +72,8 @@ def match_encoder_to_w(enc: StyleEncoder, g: Generator, images: torch.Tensor, se
     outputs w and nearly identical across faces, so the generator would learn to ignore its exemplar latents.
     Rescale each style block's final linear layer so that its codes for ``images`` have the mean per-dimension
     standard deviation of w, and return latent_avg = mean w (codes are offsets from it, as in pSp)."""
-    w = g.mapping(torch.randn(n_z, g.style_dim, generator=torch.Generator().manual_seed(seed)))
+    z = torch.randn(n_z, g.style_dim, generator=torch.Generator().manual_seed(seed))  # on CPU: same on every device
+    w = g.mapping(z.to(images.device))
     target = w.std(0).mean()
     c = enc(images)  # [B, n_styles, D]
     for j, block in enumerate(enc.styles):
