@@ -136,6 +136,12 @@ def make_masks(cfg: TrainConfig, rng: np.random.Generator, batch: int) -> torch.
     return masks.to_tensor(ms).expand(batch, -1, -1, -1).contiguous()
 
 
+def attribute_judge(cfg: TrainConfig, enc: StyleEncoder, enc_ema: StyleEncoder) -> StyleEncoder:
+    """The encoder that scores the composite in the attribute loss (``TrainConfig.attribute_judge``): a frozen
+    pretrained encoder is its own judge; a joint one is judged by its EMA copy unless ``attribute_judge`` is live."""
+    return enc_ema if cfg.style_encoder == "joint" and cfg.attribute_judge == "ema" else enc
+
+
 def accumulate(target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
     """EMA over named parameters only (official: buffers are not averaged)."""
     src = dict(source.named_parameters())
@@ -339,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
                 if cfg.lambda_attr > 0:  # exemplar codes of the composite through SVGL(M̄_w) vs the exemplar's
                     target = codes(enc_ema, exemplar).detach() if joint else e.detach()
                     terms["attr"] = cfg.lambda_attr * losses.attribute_loss(
-                        codes(enc, svgl(completed, m_rev)).float(), target.float(), cfg.attribute_loss_form)
+                        codes(attribute_judge(cfg, enc, enc_ema), svgl(completed, m_rev)).float(), target.float(),
+                        cfg.attribute_loss_form)
                 if id_loss is not None:
                     terms["id"] = cfg.lambda_id * id_loss(completed, exemplar)
                 if lpips_net is not None and self_exemplar:
