@@ -74,10 +74,11 @@ exemplar B, {samples} samples with B. All faces are held-out synthetic faces; dr
   weights cannot be had offline); self-exemplar iterations half the time (`tau: {tau}`, paper 0.9); a per-sample
   mix of center, stroke+rect and 10-60% free-form masks (`mask_type: mixed`); a jointly trained encoder whose
   codes start with the spread of w (`encoder_init: match_w`).
+- {phases}
 - Steps: {steps} ({images:,} training images), mixed precision {mp}.
 - Wall time: {wall} on {machine}.
-- Reproduce: `STEPS={steps} bash train/make_default_model.sh` (trains with `accelerate launch`, resumable, then
-  runs this release step: fp16 export, check, figure, card). Exact training command:
+- Reproduce: `STEPS={steps} PHASE1_STEPS={phase1} bash train/make_default_model.sh` (trains with `accelerate
+  launch`, resumable, then runs this release step: fp16 export, check, figure, card). Exact training commands:
 
 ```
 {command}
@@ -109,8 +110,7 @@ tutorials and teaching. Research use only, non-commercial (the licence of the tr
 - 64x64 synthetic faces of the DigiFace-1M look: real photos are aligned and downscaled to 64 px, then the
   completion is pasted back, so results on photos are blurry and unlike the paper's 256 px FFHQ/CelebA-HQ models.
   Load the authors' released checkpoints (`ExeGAN.from_official`) for real use.
-- Trained for {steps} steps on a CPU: far from converged. Fills are blurry, and the exemplar's effect is weak (see
-  the guidance margins above: the masked input's own context dominates the identity of the result). A longer run
+- Trained for {steps} steps on a CPU: far from converged. Fills are blurry, and {guidance_note} A longer run
   (the same script with a larger `STEPS`, or a GPU) is the way to a better default model.
 - Exemplar guidance is measured on synthetic identities only.
 - The identity loss and the `sface_trunk` distance use the same face-recognition network family, which favours
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train_dir", required=True, help="the run's output_dir (train_config.yaml, wall_time.txt)")
     ap.add_argument("--out", default=str(ROOT / "assets" / "default-model"))
     ap.add_argument("--steps", type=int, required=True, help="training steps of model_src")
+    ap.add_argument("--phase1_steps", type=int, default=2500,
+                    help="steps trained with --attribute_judge live before the rest (0: none); see make_default_model.sh")
     ap.add_argument("--check_n", type=int, default=200)
     ap.add_argument("--reuse_results", action="store_true",
                     help="keep OUT/results.json and OUT/figure.png (only re-export and rewrite the card)")
@@ -200,11 +202,25 @@ def main(argv: list[str] | None = None) -> None:
 
     cfg = yaml.safe_load((train_dir / "train_config.yaml").read_text())
     g, e = model.config.generator, model.config.style_encoder
-    command = (".venv/bin/accelerate launch --num_processes 1 --num_machines 1 --num_cpu_threads_per_process 2 "
-               f"--mixed_precision {cfg['mixed_precision']} --dynamo_backend no train/train.py --config tiny "
-               f"--output_dir {cfg['output_dir']} --max_train_steps {args.steps} "
-               f"--mixed_precision {cfg['mixed_precision']} --resume_from_checkpoint latest")
+    def command(until: int, extra: str = "") -> str:
+        return (".venv/bin/accelerate launch --num_processes 1 --num_machines 1 --num_cpu_threads_per_process 2 "
+                f"--mixed_precision {cfg['mixed_precision']} --dynamo_backend no train/train.py --config tiny "
+                f"--output_dir {cfg['output_dir']} --max_train_steps {until} "
+                f"--mixed_precision {cfg['mixed_precision']} --resume_from_checkpoint latest{extra}")
+
+    p1 = args.phase1_steps if 0 < args.phase1_steps < args.steps else 0
+    commands = ([command(p1, " --attribute_judge live")] if p1 else []) + [command(args.steps)]
+    phases = (f"Two phases: steps 0-{p1} with `attribute_judge: live` (the trained encoder scored the composite in "
+              f"the attribute loss, which let it collapse its codes towards one another), steps {p1}-{args.steps} "
+              "with the default `attribute_judge: ema` (its EMA copy judges; the loss trains G only)." if p1 else
+              "Attribute loss judged by the EMA copy of the encoder (`attribute_judge: ema`).")
     cfg["max_train_steps"] = args.steps
+    cfg["attribute_judge"] = "ema"
+    g_res = result["guidance"]
+    guided = all(g_res[f"{k}_rate"] >= 0.6 and g_res[f"{k}_margin"] > 0 for k in ("identity", "attribute"))
+    guidance_note = ("the exemplar's pull is measurable but small (see the guidance margins above)." if guided else
+                     "the exemplar's effect is weak (see the guidance rates and margins above: the masked input's own "
+                     "context dominates the result).")
     card = CARD.format(
         name=NAME, samples=samples, size=g.size, style_dim=g.style_dim, n_mlp=g.n_mlp, cm=g.channel_multiplier,
         mc=g.max_channels, g_params=_params(model.generator), units=list(e.units), widths=list(e.widths),
@@ -212,7 +228,8 @@ def main(argv: list[str] | None = None) -> None:
         size_mb=(out / "model.safetensors").stat().st_size / 2**20, batch=cfg["train_batch_size"],
         lr=cfg["learning_rate"], enc_lr=cfg["encoder_learning_rate"], lambda_l1=cfg["lambda_l1"], tau=cfg["tau"],
         steps=args.steps, images=args.steps * cfg["train_batch_size"], mp=cfg["mixed_precision"],
-        wall=_wall_time(train_dir), machine=args.machine, command=command, n=args.check_n,
+        wall=_wall_time(train_dir), machine=args.machine, command="\n".join(commands), n=args.check_n,
+        phase1=p1, phases=phases, guidance_note=guidance_note,
         metrics=format_markdown(result), requirements=requirements(result), license=LICENSE, config=yaml.safe_dump(cfg, sort_keys=False))
     (out / "README.md").write_text(card)
     print(f"released {out}")
