@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the bundled default model from scratch, then release it to assets/default-model: fp16 safetensors, the
 # synthetic-faces check (eval/synthetic.py), the figure and the model card (train/release_default_model.py).
-#   bash train/make_default_model.sh                 # the bundled model: STEPS=4300 in two phases, bf16 autocast
+#   bash train/make_default_model.sh                 # the bundled model: STEPS=5000 in two phases, bf16 autocast
 #   STEPS=3000 bash train/make_default_model.sh      # shorter; re-running resumes from the newest checkpoint
 # The tiny preset: 64x64, narrow networks, offline synthetic faces (gan-face-generate's DCGAN, DigiFace-1M:
 # non-commercial research licence), a jointly trained style encoder, SFace identity loss, L1 in place of LPIPS.
@@ -11,7 +11,7 @@
 # (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS defaults to all cores.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${STEPS:-4300}
+STEPS=${STEPS:-5000}
 PHASE1_STEPS=${PHASE1_STEPS:-2500}
 OUT=${OUT:-runs/default-model}
 PRECISION=${MIXED_PRECISION:-bf16}
