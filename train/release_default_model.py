@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
+import textwrap
 from pathlib import Path
 
 import torch
@@ -74,9 +76,9 @@ exemplar B, {samples} samples with B. All faces are held-out synthetic faces; dr
   weights cannot be had offline); self-exemplar iterations half the time (`tau: {tau}`, paper 0.9); a per-sample
   mix of center, stroke+rect and 10-60% free-form masks (`mask_type: mixed`); a jointly trained encoder whose
   codes start with the spread of w (`encoder_init: match_w`).
-- {phases}
+{phases}
 - Steps: {steps} ({images:,} training images), mixed precision {mp}.
-- Wall time: {wall} on {machine}.
+{wall}
 - Reproduce: `STEPS={steps} PHASE1_STEPS={phase1} bash train/make_default_model.sh` (trains with `accelerate
   launch`, resumable, then runs this release step: fp16 export, check, figure, card). Exact training commands:
 
@@ -110,8 +112,7 @@ tutorials and teaching. Research use only, non-commercial (the licence of the tr
 - 64x64 synthetic faces of the DigiFace-1M look: real photos are aligned and downscaled to 64 px, then the
   completion is pasted back, so results on photos are blurry and unlike the paper's 256 px FFHQ/CelebA-HQ models.
   Load the authors' released checkpoints (`ExeGAN.from_official`) for real use.
-- Trained for {steps} steps on a CPU: far from converged. Fills are blurry, and {guidance_note} A longer run
-  (the same script with a larger `STEPS`, or a GPU) is the way to a better default model.
+{training_limit}
 - Exemplar guidance is measured on synthetic identities only.
 - The identity loss and the `sface_trunk` distance use the same face-recognition network family, which favours
   this model in that metric; the L1 numbers do not depend on it.
@@ -163,6 +164,12 @@ def _wall_time(train_dir: Path) -> str:
     return f"{total / 3600:.2f} h ({total} s, sum of {len(f.read_text().splitlines())} invocation(s))"
 
 
+def _bullet(text: str) -> str:
+    """A markdown list item wrapped like the rest of the card."""
+    return textwrap.fill("- " + text, width=118, subsequent_indent="  ", break_on_hyphens=False,
+                         break_long_words=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model_src", required=True, help="trained export (runs/.../model or checkpoint-N/exegan)")
@@ -174,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--check_n", type=int, default=200)
     ap.add_argument("--reuse_results", action="store_true",
                     help="keep OUT/results.json and OUT/figure.png (only re-export and rewrite the card)")
-    ap.add_argument("--machine", default=f"2-core CPU ({platform.machine()}), torch {torch.__version__}")
+    ap.add_argument("--machine", default=f"{os.cpu_count()}-core CPU ({platform.machine()}), torch {torch.__version__}",
+                    help="where it was trained, for the card (add notes such as shared cores or restarts here)")
     args = ap.parse_args(argv)
 
     from eval.figure import make_figure
@@ -221,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     guidance_note = ("the exemplar's pull is measurable but small (see the guidance margins above)." if guided else
                      "the exemplar's effect is weak (see the guidance rates and margins above: the masked input's own "
                      "context dominates the result).")
+    training_limit = (f"Trained for {args.steps} steps on a CPU: far from converged. Fills are blurry, and "
+                      f"{guidance_note} A longer run (the same script with a larger `STEPS`, or a GPU) is the way to "
+                      "a better default model.")
     card = CARD.format(
         name=NAME, samples=samples, size=g.size, style_dim=g.style_dim, n_mlp=g.n_mlp, cm=g.channel_multiplier,
         mc=g.max_channels, g_params=_params(model.generator), units=list(e.units), widths=list(e.widths),
@@ -228,9 +239,10 @@ def main(argv: list[str] | None = None) -> None:
         size_mb=(out / "model.safetensors").stat().st_size / 2**20, batch=cfg["train_batch_size"],
         lr=cfg["learning_rate"], enc_lr=cfg["encoder_learning_rate"], lambda_l1=cfg["lambda_l1"], tau=cfg["tau"],
         steps=args.steps, images=args.steps * cfg["train_batch_size"], mp=cfg["mixed_precision"],
-        wall=_wall_time(train_dir), machine=args.machine, command="\n".join(commands), n=args.check_n,
-        phase1=p1, phases=phases, guidance_note=guidance_note,
-        metrics=format_markdown(result), requirements=requirements(result), license=LICENSE, config=yaml.safe_dump(cfg, sort_keys=False))
+        wall=_bullet(f"Wall time: {_wall_time(train_dir)} on {args.machine}."), command="\n".join(commands), n=args.check_n,
+        phase1=p1, phases=_bullet(phases), training_limit=_bullet(training_limit),
+        metrics=format_markdown(result), requirements=requirements(result), license=LICENSE,
+        config=yaml.safe_dump(cfg, sort_keys=False))
     (out / "README.md").write_text(card)
     print(f"released {out}")
 
