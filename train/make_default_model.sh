@@ -3,11 +3,14 @@
 # synthetic-faces check (eval/synthetic.py), the figure and the model card (train/release_default_model.py).
 #   bash train/make_default_model.sh                 # the bundled model: STEPS=5000 in two phases, bf16 autocast
 #   STEPS=3000 bash train/make_default_model.sh      # shorter; re-running resumes from the newest checkpoint
+#   OUT=runs/ema PHASE1_STEPS=0 STEPS=10000 RELEASE_TO=runs/ema/release bash train/make_default_model.sh
+#                                                    # the next default model's recipe: EMA judge from step 0
 # The tiny preset: 64x64, narrow networks, offline synthetic faces (gan-face-generate's DCGAN, DigiFace-1M:
 # non-commercial research licence), a jointly trained style encoder, SFace identity loss, L1 in place of LPIPS.
 # Two phases, because that is how the bundled model was made: steps 0..PHASE1_STEPS ran before the attribute
 # loss got its EMA judge (--attribute_judge live: the trained encoder scores the composite), the rest with the
 # default EMA judge. PHASE1_STEPS=0 trains with the EMA judge throughout.
+# RELEASE_TO (default assets/default-model) is where the release goes; RELEASE_TO= (empty) only trains.
 # (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS defaults to all cores.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +18,7 @@ STEPS=${STEPS:-5000}
 PHASE1_STEPS=${PHASE1_STEPS:-2500}
 OUT=${OUT:-runs/default-model}
 PRECISION=${MIXED_PRECISION:-bf16}
+RELEASE_TO=${RELEASE_TO-assets/default-model}
 
 train() {  # $1: last step of this phase; further arguments go to train.py
   local until=$1; shift
@@ -29,5 +33,7 @@ if (( PHASE1_STEPS > 0 && PHASE1_STEPS < STEPS )); then
   train "$PHASE1_STEPS" --attribute_judge live
 fi
 train "$STEPS"
-.venv/bin/python train/release_default_model.py --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS" \
-  --phase1_steps "$PHASE1_STEPS"
+if [[ -n "$RELEASE_TO" ]]; then
+  .venv/bin/python train/release_default_model.py --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS" \
+    --phase1_steps "$PHASE1_STEPS" --out "$RELEASE_TO"
+fi
