@@ -80,7 +80,8 @@ exemplar B, {samples} samples with B. All faces are held-out synthetic faces; dr
 - Steps: {steps} ({images:,} training images), mixed precision {mp}.
 {wall}
 - Reproduce: `STEPS={steps} PHASE1_STEPS={phase1} bash train/make_default_model.sh` (trains with `accelerate
-  launch`, resumable, then runs this release step: fp16 export, check, figure, card). Exact training commands:
+  launch`, resumable, then runs this release step: fp16 export, check, figure, card). The training commands as they
+  ran, one line per invocation (an interrupted invocation resumed from its newest checkpoint appears again):
 
 ```
 {command}
@@ -161,11 +162,21 @@ def _params(module: torch.nn.Module) -> int:
 
 
 def _wall_time(train_dir: Path) -> str:
+    """Total of the per-invocation wall times make_default_model.sh logs into wall_time.txt."""
     f = train_dir / "wall_time.txt"
     if not f.is_file():
         return "not recorded"
-    total = sum(int(line.split()[-2]) for line in f.read_text().splitlines() if line.strip().endswith(" s"))
-    return f"{total / 3600:.2f} h ({total} s, sum of {len(f.read_text().splitlines())} invocation(s))"
+    lines = [line for line in f.read_text().splitlines() if line.strip().endswith(" s")]
+    total = sum(int(line.split()[-2]) for line in lines)
+    return f"{total / 3600:.2f} h ({total} s, sum of {len(lines)} invocation(s))"
+
+
+def _commands(train_dir: Path) -> list[str]:
+    """The training commands exactly as make_default_model.sh ran them (commands.txt; resumed invocations too)."""
+    f = train_dir / "commands.txt"
+    if not f.is_file():
+        raise SystemExit(f"{f} not found: the card quotes the commands make_default_model.sh logged for this run")
+    return [line.strip() for line in f.read_text().splitlines() if line.strip()]
 
 
 def _bullet(text: str) -> str:
@@ -194,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     from exegan import ExeGAN
 
     out, train_dir = Path(args.out), Path(args.train_dir)
+    commands = _commands(train_dir)  # fail before the long check
     model = ExeGAN.from_pretrained(args.model_src, device="cpu")
     model.config.name = f"{NAME} ({args.steps} steps)"
     model.config.license = LICENSE
@@ -214,14 +226,7 @@ def main(argv: list[str] | None = None) -> None:
 
     cfg = yaml.safe_load((train_dir / "train_config.yaml").read_text())
     g, e = model.config.generator, model.config.style_encoder
-    def command(until: int, extra: str = "") -> str:
-        return (".venv/bin/accelerate launch --num_processes 1 --num_machines 1 --num_cpu_threads_per_process 2 "
-                f"--mixed_precision {cfg['mixed_precision']} --dynamo_backend no train/train.py --config tiny "
-                f"--output_dir {cfg['output_dir']} --max_train_steps {until} "
-                f"--mixed_precision {cfg['mixed_precision']} --resume_from_checkpoint latest{extra}")
-
     p1 = args.phase1_steps if 0 < args.phase1_steps < args.steps else 0
-    commands = ([command(p1, " --attribute_judge live")] if p1 else []) + [command(args.steps)]
     phases = (f"Two phases: steps 0-{p1} with `attribute_judge: live` (the trained encoder scored the composite in "
               f"the attribute loss, which let it collapse its codes towards one another), steps {p1}-{args.steps} "
               "with the default `attribute_judge: ema` (its EMA copy judges; the loss trains G only)." if p1 else
