@@ -3,10 +3,9 @@ synthetic-faces check (eval/synthetic.py; 200 faces in the model card) still sho
 
 The bars are the requirements, not measured values: beat OpenCV Telea in the hole (L1 and the offline perceptual
 distance) on center and 30-40% masks, follow the exemplar for a clear majority (>= 60%) of pairs with a positive
-mean margin, keep every known pixel, and vary with the seed. The committed 5000-step model does not meet all of
-them yet (its card has the 200-face numbers): L1 on 30-40% masks (0.0520 vs Telea's 0.0495 on 200 faces) and
-exemplar guidance are strict xfails, so a better model that meets them turns them into failures until the marks
-are removed.
+mean margin, keep every known pixel, and vary with the seed. The committed 7000-step model passes all of them on
+these 16 faces. On the card's 200 faces it meets all but one: identity follows the exemplar in 52.5% of decisions
+(+0.0104), not 60%; on these 16 faces it is 62.5% (20 of 32), so that test guards against regressions, not the bar.
 """
 
 import json
@@ -22,6 +21,7 @@ from conftest import ROOT
 from eval.synthetic import CheckConfig, check_masks, held_out_faces, run_check
 from exegan import ExeGAN
 from exegan.checkpoints import BUNDLED_MODEL_DIR, default_model_source
+from train.release_default_model import follows_exemplar
 
 MODEL = ROOT / "assets" / "default-model"
 
@@ -64,23 +64,18 @@ def test_fills_better_than_a_flat_fill(check, mask):
     assert check["quality"][mask]["exegan"]["l1_hole"] < np.mean(flat)
 
 
-NOT_YET = "not met by the bundled 5000-step model (see assets/default-model/README.md)"
-
-
-@pytest.mark.parametrize("mask,metric", [
-    ("center", "l1_hole"), ("center", "sface_trunk"), ("ratio30-40", "sface_trunk"),
-    pytest.param("ratio30-40", "l1_hole", marks=pytest.mark.xfail(strict=True, reason=NOT_YET))])
+@pytest.mark.parametrize("mask", ["center", "ratio30-40"])
+@pytest.mark.parametrize("metric", ["l1_hole", "sface_trunk"])
 def test_beats_telea_in_the_hole(check, mask, metric):
     q = check["quality"][mask]
     assert q["exegan"][metric] < q["telea"][metric], q
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_YET)
-def test_follows_the_exemplar(check):
+@pytest.mark.parametrize("key", ["identity", "attribute"])
+def test_follows_the_exemplar(check, key):
     g = check["guidance"]
     assert g["decisions"] == 32
-    assert g["identity_rate"] >= 0.6 and g["identity_margin"] > 0, g
-    assert g["attribute_rate"] >= 0.6 and g["attribute_margin"] > 0, g
+    assert follows_exemplar(g, key), g
 
 
 def test_known_pixels_exact_and_seeds_differ(check):

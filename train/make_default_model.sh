@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # Train the bundled default model from scratch, then release it to assets/default-model: fp16 safetensors, the
 # synthetic-faces check (eval/synthetic.py), the figure and the model card (train/release_default_model.py).
-#   bash train/make_default_model.sh                 # the bundled model: STEPS=5000 in two phases, bf16 autocast
+#   bash train/make_default_model.sh                 # the bundled model: STEPS=7000, bf16 autocast
 #   STEPS=3000 bash train/make_default_model.sh      # shorter; re-running resumes from the newest checkpoint
-#   OUT=runs/ema PHASE1_STEPS=0 STEPS=10000 RELEASE_TO=runs/ema/release bash train/make_default_model.sh
-#                                                    # the next default model's recipe: EMA judge from step 0
+#   OUT=runs/long STEPS=20000 RELEASE_TO=runs/long/release bash train/make_default_model.sh   # longer (a GPU)
 # The tiny preset: 64x64, narrow networks, offline synthetic faces (gan-face-generate's DCGAN, DigiFace-1M:
 # non-commercial research licence), a jointly trained style encoder, SFace identity loss, L1 in place of LPIPS.
-# Two phases, because that is how the bundled model was made: steps 0..PHASE1_STEPS ran before the attribute
-# loss got its EMA judge (--attribute_judge live: the trained encoder scores the composite), the rest with the
-# default EMA judge. PHASE1_STEPS=0 trains with the EMA judge throughout.
+# PHASE1_STEPS (default 0) > 0 first trains steps 0..PHASE1_STEPS with --attribute_judge live (the trained encoder
+# scores the composite in the attribute loss), then the rest with the default EMA judge: the recipe of the earlier
+# 5000-step bundled model (PHASE1_STEPS=2500 STEPS=5000), kept to reproduce it. Its encoder's codes collapsed
+# towards one another in phase 1 and never spread again, so the exemplar barely mattered; not for new models.
 # RELEASE_TO (default assets/default-model) is where the release goes; RELEASE_TO= (empty) only trains.
 # (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS defaults to all cores.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${STEPS:-5000}
-PHASE1_STEPS=${PHASE1_STEPS:-2500}
+STEPS=${STEPS:-7000}
+PHASE1_STEPS=${PHASE1_STEPS:-0}
 OUT=${OUT:-runs/default-model}
 PRECISION=${MIXED_PRECISION:-bf16}
 RELEASE_TO=${RELEASE_TO-assets/default-model}
