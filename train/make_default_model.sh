@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-7000}
 PHASE1_STEPS=${PHASE1_STEPS:-0}
-OUT=${OUT:-runs/default-model}
+OUT=${OUT:-runs/default-model-ema}  # the bundled model's run (runs/default-model held the earlier two-phase one)
 PRECISION=${MIXED_PRECISION:-bf16}
 RELEASE_TO=${RELEASE_TO-assets/default-model}
 
