@@ -138,6 +138,20 @@ def test_resume_is_exact(tmp_path, data_dir):
     assert sa == sb
 
 
+def test_resume_uses_the_new_learning_rates(tmp_path, data_dir):
+    """load_state restores the optimizers' saved learning rates; the flags of the resumed run must win. With both
+    rates at 0 every Adam update is exactly zero, so G, D and the joint encoder stay bit-identical (the EMA copies
+    and the encoder's EMA still move, towards unchanged weights)."""
+    run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2")
+    run_train(tmp_path / "run", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2",
+              "--resume_from_checkpoint", "latest", "--learning_rate", "0", "--encoder_learning_rate", "0")
+    before, after = weights(tmp_path / "run" / "checkpoint-2"), weights(tmp_path / "run" / "checkpoint-4")
+    trained = [k for k in before if not k.startswith(("ema.g.", "ema.e."))]  # G, D, ema.enc.* (the live encoder)
+    assert any(k.startswith("ema.enc.") for k in trained) and any(k.startswith("d.") for k in trained)
+    assert [k for k in trained if not torch.equal(before[k], after[k])] == []
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("ema.g."))  # steps did run
+
+
 def test_crash_during_save_keeps_the_previous_checkpoint(tmp_path, data_dir, monkeypatch):
     run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2")
     before = weights(tmp_path / "run" / "checkpoint-2")

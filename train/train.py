@@ -177,6 +177,19 @@ def list_checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def set_optimizer_hparams(cfg: TrainConfig, g_optim: torch.optim.Adam, d_optim: torch.optim.Adam) -> None:
+    """Learning rates and betas from ``cfg``, with StyleGAN2's lazy-regularisation correction (lr * k / (k + 1),
+    beta ** (k / (k + 1)) for a regulariser every k steps). The joint style encoder (G's second group, plain
+    layers) keeps pSp's own ``encoder_learning_rate`` and betas (0.9, 0.999). Called again after a resume, since
+    ``load_state`` restores the optimizers' saved hyperparameters: a run resumed with new rates uses the new ones."""
+    g_ratio, d_ratio = cfg.g_reg_every / (cfg.g_reg_every + 1), cfg.d_reg_every / (cfg.d_reg_every + 1)
+    for optim, ratio in ((g_optim, g_ratio), (d_optim, d_ratio)):
+        for group in optim.param_groups:
+            group["lr"], group["betas"] = cfg.learning_rate * ratio, (cfg.adam_beta1 ** ratio, cfg.adam_beta2 ** ratio)
+    if len(g_optim.param_groups) > 1:
+        g_optim.param_groups[1]["lr"], g_optim.param_groups[1]["betas"] = cfg.encoder_learning_rate, (0.9, 0.999)
+
+
 def resolve_resume(cfg: TrainConfig) -> Path | None:
     if not cfg.resume_from_checkpoint:
         return None
@@ -232,14 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     enc_ema = copy.deepcopy(enc).requires_grad_(False) if joint else enc
     latent_avg = latent_avg.to(device)
 
-    g_ratio, d_ratio = cfg.g_reg_every / (cfg.g_reg_every + 1), cfg.d_reg_every / (cfg.d_reg_every + 1)
-    g_groups = [{"params": list(g.parameters())}]
-    if joint:  # plain (not equalised-lr) layers: pSp's own learning rate and betas
-        g_groups.append({"params": list(enc.parameters()), "lr": cfg.encoder_learning_rate, "betas": (0.9, 0.999)})
-    g_optim = torch.optim.Adam(g_groups, lr=cfg.learning_rate * g_ratio,
-                               betas=(cfg.adam_beta1 ** g_ratio, cfg.adam_beta2 ** g_ratio))
-    d_optim = torch.optim.Adam(d.parameters(), lr=cfg.learning_rate * d_ratio,
-                               betas=(cfg.adam_beta1 ** d_ratio, cfg.adam_beta2 ** d_ratio))
+    g_groups = [{"params": list(g.parameters())}] + ([{"params": list(enc.parameters())}] if joint else [])
+    g_optim, d_optim = torch.optim.Adam(g_groups), torch.optim.Adam(d.parameters())
+    set_optimizer_hparams(cfg, g_optim, d_optim)
     # The joint encoder is not wrapped in DDP: it computes only the style blocks the generator uses (the others
     # get no gradient) and runs twice per G step; its gradients are averaged by hand (average_gradients).
     g, d, g_optim, d_optim = accelerator.prepare(g, d, g_optim, d_optim)
@@ -272,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
                 latent_avg = ema["latent_avg"].to(device)
         state = json.loads((resume / STATE_FILE).read_text())
         start_step, mean_path_length = state["step"], torch.tensor(state["mean_path_length"], device=device)
+        set_optimizer_hparams(cfg, g_optim, d_optim)  # the flags of this run win over the checkpoint's
         accelerator.print(f"resumed from {resume} at step {start_step}")
     else:
         if joint and cfg.encoder_init == "match_w":
