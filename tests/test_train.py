@@ -150,6 +150,8 @@ def test_resume_uses_the_new_learning_rates(tmp_path, data_dir):
     assert any(k.startswith("ema.enc.") for k in trained) and any(k.startswith("d.") for k in trained)
     assert [k for k in trained if not torch.equal(before[k], after[k])] == []
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("ema.g."))  # steps did run
+    saved = parse_args(["--config", str(tmp_path / "run" / "train_config.yaml")])  # this invocation's flags
+    assert (saved.learning_rate, saved.encoder_learning_rate, saved.max_train_steps) == (0, 0, 4)
 
 
 def test_crash_during_save_keeps_the_previous_checkpoint(tmp_path, data_dir, monkeypatch):

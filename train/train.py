@@ -287,9 +287,9 @@ def main(argv: list[str] | None = None) -> None:
             probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))]).to(device)
             latent_avg = match_encoder_to_w(enc, accelerator.unwrap_model(g), probe, cfg.seed)
             enc_ema.load_state_dict(enc.state_dict())
-        if accelerator.is_main_process:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, out_dir / "train_config.yaml")
+    if accelerator.is_main_process:  # the flags of the newest invocation (a resume may change some)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out_dir / "train_config.yaml")
     if accelerator.is_main_process and cfg.report_to != "none":
         accelerator.init_trackers("exegan", config={k: str(v) for k, v in vars(cfg).items()})
 
