@@ -1,9 +1,10 @@
 """Gradio demo of exegan (also the Hugging Face Space's entry point): ``python app.py``.
 
-Paint over part of a face photo, give exemplar faces, get several completions. The logic lives in
-``exegan/app_logic.py`` (handlers) and ``exegan/align.py`` (detection, alignment, paste-back); this file only lays
-out the page and wires events, so importing it builds the UI but loads no model (the model loads on first use,
-or at start-up under ``python app.py``).
+Paint over part of a face photo, give exemplar faces, get several completions. This file is the Gradio layer
+only: it lays out the page, turns the controls into an ``exegan.demo.InpaintRequest``, shows the outcome, and turns
+``exegan.demo.DemoError`` into ``gr.Error``. The logic lives in ``exegan/demo.py`` (requests, the model manager,
+runs; no Gradio needed) and ``exegan/align.py`` (detection, alignment, paste-back). Importing this file builds the
+page but loads no model (the model loads on first use, or at start-up under ``python app.py``).
 
 Environment: ``EXEGAN_MODEL`` (model folder or Hub repo id; default: the bundled ``assets/default-model``),
 ``EXEGAN_MODELS`` (comma-separated presets for the model list), ``EXEGAN_APP_LOCK_MODEL=1`` (no model switching),
@@ -14,16 +15,19 @@ and Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from pathlib import Path
 
 import gradio as gr
 
-from exegan import app_logic as logic
+from exegan import demo as core
+from exegan.align import DetectorUnavailable, default_detector
 from exegan.images import MAX_PIXELS
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
-MANAGER = logic.ModelManager()
+MANAGER = core.ModelManager()
 MAX_LATENTS = 18  # slider bounds before the model is known (pSp has 18 codes); page load narrows them
 
 INTRO = """# EXE-GAN · exemplar-guided face inpainting
@@ -34,49 +38,108 @@ never change. Works best on face crops; other photos are detected, aligned and p
 
 
 # ------------------------------------------------------------------------------------------------ handlers
-# Thin wrappers: their signatures name the API parameters (gradio_client keyword arguments).
+# The signatures name the API's parameters (gradio_client keyword arguments); those of /inpaint and /mixing_sweep
+# are fields of core.InpaintRequest, and the components are wired to them by these names (build_demo).
+def user_errors(handler):
+    """Show the library's :class:`core.DemoError` as a Gradio error (a modal in the page, ``AppError`` in
+    gradio_client). The only place where it is converted, so its message reaches the user verbatim."""
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except core.DemoError as err:
+            raise gr.Error(str(err)) from None
+    return wrapped
+
+
+def request_from(values: dict) -> core.InpaintRequest:
+    """A handler's arguments (``locals()``, named like the request's fields) -> the request; omitted fields keep
+    their defaults, an unknown name is a TypeError."""
+    return core.InpaintRequest(**{k: v for k, v in values.items() if k != "progress"})
+
+
+def api_parameters(handler) -> list[str]:
+    """The names of a handler's API parameters, in order: its signature without ``progress``."""
+    return [name for name in inspect.signature(handler).parameters if name != "progress"]
+
+
+def outputs(out: core.Outcome) -> tuple:
+    """An outcome -> (gallery, masked input, (original, first result) for the comparison slider, status, aligned
+    face crop, original photo for the gallery's select handler)."""
+    return out.gallery, out.masked, (out.photo, out.images[0]), out.status, out.aligned_view, out.photo
+
+
+@user_errors
 def inpaint(photo, mask_image, exemplar, exemplar_b, more_exemplars, n_samples, seed, truncation, strength,
             custom_phi, phi_latents, mode, crossover, align, face, align_exemplars, fit, progress=gr.Progress()):
     """Fill the painted (or uploaded) mask of `photo` guided by the exemplar(s); returns the results gallery, the
     masked input, (original, first result), a status text and the aligned face crop (None without alignment)."""
-    return logic.inpaint(MANAGER, photo, mask_image, exemplar, exemplar_b, more_exemplars, n_samples, seed,
-                         truncation, strength, custom_phi, phi_latents, mode, crossover, align, face,
-                         align_exemplars, fit, progress=progress)
+    request = request_from(locals())
+    return outputs(core.inpaint(MANAGER, request, progress=progress, notify=gr.Warning))
 
 
+@user_errors
 def mixing_sweep(photo, mask_image, exemplar, exemplar_b, seed, truncation, strength, custom_phi, phi_latents,
                  align, face, align_exemplars, fit, progress=gr.Progress()):
     """Render every style-mixing crossover between exemplars A and B (one result per crossover, and a strip)."""
-    return logic.sweep(MANAGER, photo, mask_image, exemplar, exemplar_b, seed, truncation, strength, custom_phi,
-                       phi_latents, align, face, align_exemplars, fit, progress=progress)
+    request = request_from(locals())
+    out = core.mixing_sweep(MANAGER, request, progress=progress, notify=gr.Warning)
+    gallery, masked, comparison, status, aligned, original = outputs(out)
+    return gallery, masked, comparison, core.strip(out.images), status, aligned, original
 
 
+@user_errors
 def detect_faces(photo):
     """Detect the faces of the photo: face list (largest first), preview with numbered boxes, message."""
-    return logic.detect(photo)
+    found = core.find_faces(photo, notify=gr.Warning)
+    return gr.update(choices=found.choices, value=1 if found.choices else None), found.preview, found.message
 
 
 def random_seed():
     """A new random seed."""
-    return logic.random_seed()
+    return core.random_seed()
+
+
+def control_updates(manager: core.ModelManager):
+    """Model info + the ranges of the controls that depend on the model (strength, latents, crossover); the
+    controls stay as they are while no model is loaded."""
+    try:
+        model = manager.get()
+    except core.ModelUnavailable:
+        return manager.describe(), gr.update(), gr.update(), gr.update()
+    limit, k = core.phi_limit(model), core.default_strength(model)
+    return (manager.describe(), gr.update(maximum=limit, value=k),
+            gr.update(choices=core.latent_choices(model), value=model.resolve_phi(None)),
+            gr.update(maximum=limit, value=k // 2))
 
 
 def model_info():
     """The active model (name, resolution, licence) and the matching control ranges."""
-    return logic.control_updates(MANAGER)
+    return control_updates(MANAGER)
 
 
+@user_errors
 def load_model(source, exe_checkpoint, psp_checkpoint):
     """Switch the model: a folder / Hub repo in exegan's format, or the authors' .pt files."""
-    return logic.load_model(MANAGER, source, exe_checkpoint, psp_checkpoint)
+    MANAGER.load(source, exe_checkpoint, psp_checkpoint)
+    return control_updates(MANAGER)
 
 
 def _show_selected(original, gallery, evt: gr.SelectData):
-    return logic.compare(original, gallery, evt)
+    """Gallery selection -> (original, selected result) for the comparison slider."""
+    if original is None or not gallery:
+        return None
+    idx = evt.index if evt is not None and isinstance(evt.index, int) else 0
+    item = gallery[min(idx, len(gallery) - 1)]
+    return original, item[0] if isinstance(item, (tuple, list)) else item
 
 
 def _sync_latents(strength):
-    return logic.phi_preview(MANAGER, strength)
+    """Strength slider -> the matching selection in the per-latent selector (kept in sync for display)."""
+    try:
+        return gr.update(value=core.selected_latents(MANAGER.get(), int(strength)))
+    except (core.DemoError, TypeError, ValueError):  # no model, or no valid strength
+        return gr.update()
 
 
 # ------------------------------------------------------------------------------------------------ layout
@@ -96,11 +159,11 @@ def _examples() -> list[list]:
 def build_demo() -> gr.Blocks:
     """The page. Control ranges come from the model when it is already loaded (``main`` loads it first, so the
     API defaults match the model); otherwise generic ones, narrowed when a page loads."""
-    switch = logic.model_switch_allowed()
+    switch = core.model_switch_allowed()
     model = MANAGER.model
-    limit = logic.phi_limit(model) if model else MAX_LATENTS
-    k = logic.default_strength(model) if model else 10
-    choices = logic.latent_choices(model) if model else []
+    limit = core.phi_limit(model) if model else MAX_LATENTS
+    k = core.default_strength(model) if model else 10
+    choices = core.latent_choices(model) if model else []
     info = MANAGER.describe() if model else "Loading the model…"
     presets = [s.strip() for s in os.environ.get("EXEGAN_MODELS", "").split(",") if s.strip()]
     with gr.Blocks(title="EXE-GAN face inpainting", delete_cache=(3600, 3600)) as demo:
@@ -142,10 +205,10 @@ def build_demo() -> gr.Blocks:
 
         with gr.Accordion("Settings", open=True):
             with gr.Row():
-                n_samples = gr.Slider(1, logic.MAX_SAMPLES, value=4, step=1, label="Samples per exemplar",
+                n_samples = gr.Slider(1, core.MAX_SAMPLES, value=4, step=1, label="Samples per exemplar",
                                       info="Different completions for each exemplar.")
                 with gr.Column(min_width=200):
-                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=logic.MAX_SEED, label="Seed",
+                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=core.MAX_SEED, label="Seed",
                                      info="Same seed + settings = same images.")
                     dice = gr.Button("🎲 Random seed", size="sm")
                 truncation = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ",
@@ -161,8 +224,8 @@ def build_demo() -> gr.Blocks:
                                                info="Each latent styles one resolution of the generator: coarse "
                                                     "(pose, shape) → middle (features) → fine (colour, texture).")
         with gr.Accordion("Style mixing (two exemplars)", open=False):
-            mode = gr.Radio([("Each exemplar separately", logic.MODE_SEPARATE),
-                             ("Mix A and B", logic.MODE_MIX)], value=logic.MODE_SEPARATE, label="Exemplars")
+            mode = gr.Radio([("Each exemplar separately", core.MODE_SEPARATE),
+                             ("Mix A and B", core.MODE_MIX)], value=core.MODE_SEPARATE, label="Exemplars")
             crossover = gr.Slider(0, limit, value=k // 2, step=1, label="Crossover",
                                   info="The first (coarser) exemplar-driven latents come from A, the rest from B: "
                                        "0 = all B, maximum = all A.")
@@ -176,7 +239,7 @@ def build_demo() -> gr.Blocks:
                                          "filled and pasted back. Turn off for ready-made face crops.")
                 align_exemplars = gr.Checkbox(True, label="Align the exemplars",
                                               info="Detect the face in each exemplar and crop it the same way.")
-                fit = gr.Radio(list(logic.FIT_MODES), value="pad", label="Without alignment: fit the picture by",
+                fit = gr.Radio(list(core.FIT_MODES), value="pad", label="Without alignment: fit the picture by",
                                info="pad (letterbox), crop (centre square) or stretch")
             with gr.Row():
                 face = gr.Dropdown(choices=[], value=None, label="Face", allow_custom_value=True,
@@ -204,14 +267,17 @@ def build_demo() -> gr.Blocks:
         gr.Markdown("Code: MIT. Model weights carry their own licence (shown above; FFHQ-trained weights are for "
                     "non-commercial research). Do not use this to deceive: results are synthetic.")
 
-        inputs = [photo, mask_image, exemplar, exemplar_b, more, n_samples, seed, truncation, strength, custom_phi,
-                  phi_latents, mode, crossover, align, face, align_exemplars, fit]
+        # the request's controls, by API parameter name: each handler takes them in the order of its signature
+        controls = dict(photo=photo, mask_image=mask_image, exemplar=exemplar, exemplar_b=exemplar_b,
+                        more_exemplars=more, n_samples=n_samples, seed=seed, truncation=truncation,
+                        strength=strength, custom_phi=custom_phi, phi_latents=phi_latents, mode=mode,
+                        crossover=crossover, align=align, face=face, align_exemplars=align_exemplars, fit=fit)
         concurrency = int(os.environ.get("EXEGAN_APP_CONCURRENCY", "1"))
-        run.click(inpaint, inputs, [gallery, masked, comparison, status, aligned, original], api_name="inpaint",
+        run.click(inpaint, [controls[p] for p in api_parameters(inpaint)],
+                  [gallery, masked, comparison, status, aligned, original], api_name="inpaint",
                   concurrency_id="model", concurrency_limit=concurrency)
-        sweep_inputs = [photo, mask_image, exemplar, exemplar_b, seed, truncation, strength, custom_phi,
-                        phi_latents, align, face, align_exemplars, fit]
-        sweep_btn.click(mixing_sweep, sweep_inputs, [gallery, masked, comparison, strip, status, aligned, original],
+        sweep_btn.click(mixing_sweep, [controls[p] for p in api_parameters(mixing_sweep)],
+                        [gallery, masked, comparison, strip, status, aligned, original],
                         api_name="mixing_sweep", concurrency_id="model", concurrency_limit=concurrency)
         dice.click(random_seed, None, seed, api_name="random_seed")
         find.click(detect_faces, photo, [face, face_preview, face_msg], api_name="detect_faces",
@@ -241,11 +307,11 @@ def main() -> None:
     try:
         MANAGER.get()  # load once at start-up, so the first request is not slow
         demo = build_demo()  # again, now with the model's control ranges (also the API's defaults)
-    except logic.ModelUnavailable as err:
+    except core.ModelUnavailable as err:
         print(f"warning: {err}")
     try:
-        logic.al.default_detector()  # the face detector too
-    except logic.al.DetectorUnavailable as err:
+        default_detector()  # the face detector too
+    except DetectorUnavailable as err:
         print(f"warning: {err}; face alignment is off")
     demo.launch(**LAUNCH_KWARGS)
 

@@ -6,7 +6,7 @@ where ``E(.)_j`` is the style code of latent j (raw encoder code + ``latent_avg`
 :meth:`exegan.ExeGAN.exemplar_codes` returns it) and phi the exemplar-driven latents (official phi by default).
 Lower = the completion carries more of the exemplar's attributes. All methods of one run are measured with the
 *same* encoder (the reference model), so their numbers are comparable. (Training uses an element-wise MSE
-instead, reference §10.3 item 11; this is the paper's per-latent L2 form.)
+instead, docs/official-implementation.md §10.3 item 11; this is the paper's per-latent L2 form.)
 """
 
 from __future__ import annotations

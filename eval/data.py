@@ -7,13 +7,13 @@ max(S/h, S/w) with LANCZOS and take a *random* S x S crop; for the usual S x S t
 
 Exemplar pairing (``--exemplars``):
 
-* ``batch-reverse`` (default, the official protocol of test.py, reference §6.3): the sorted list is cut into
-  consecutive batches of ``batch`` (8) images and the exemplar of the k-th image of a batch is the
+* ``batch-reverse`` (default, the official protocol of test.py, docs/official-implementation.md §6.3): the sorted list
+  is cut into consecutive batches of ``batch`` (8) images and the exemplar of the k-th image of a batch is the
   ``(batch-1-k)``-th image of the same batch (``torch.flip(real, [0])``). The official DataLoader has
   ``drop_last=True``, so an incomplete last batch is dropped (N = floor(N / 8) * 8); its batches are taken as
-  consecutive runs of the sorted list (i.e. no shuffling: UNSURE from the reference, but the only reading under
-  which the official pairing is reproducible). ``keep_last`` instead reverses the remainder among itself. With an odd remainder its middle image is its own
-  exemplar.
+  consecutive runs of the sorted list (i.e. no shuffling: not established, see docs/official-implementation.md
+  §6.3, but the only reading under which the official pairing is reproducible). ``keep_last`` instead reverses
+  the remainder among itself. With an odd remainder its middle image is its own exemplar.
 * ``same``: every image is its own exemplar (self-exemplar reconstruction; the training regime of Eq. 6).
 * a folder: explicit exemplars, matched by file stem when every test image has one, else by sorted position
   (the official ``--exe_path`` behaviour); fitted like the test images.
@@ -24,8 +24,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Sequence
-
-from PIL import Image
 
 from exegan import images as im
 
@@ -106,8 +104,3 @@ def pair_exemplars(gt_paths: Sequence[Path], mode: str, out_dir: str | os.PathLi
         raise ValueError(f"{mode} has {len(files)} exemplars for {len(gt_paths)} test images and the stems differ")
     fitted = prepare_images(chosen, size, out_dir)
     return gt_paths, fitted, {"mode": "folder", "folder": str(mode), "rule": rule}
-
-
-def load_rgb(path: str | os.PathLike) -> Image.Image:
-    """An 8-bit RGB PIL image from a PNG written by this package."""
-    return Image.open(path).convert("RGB")

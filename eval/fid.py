@@ -1,4 +1,4 @@
-"""Fréchet Inception Distance from 2048-d features (reference §9.2; pytorch-fid's formula).
+"""Fréchet Inception Distance from 2048-d features (docs/official-implementation.md §9.2; pytorch-fid's formula).
 
     FID = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr sqrt(S1 S2)
 

@@ -1,4 +1,4 @@
-"""U-IDS and P-IDS, the Inception Discriminative Scores of CoMod-GAN (reference §9.3).
+"""U-IDS and P-IDS, the Inception Discriminative Scores of CoMod-GAN (docs/official-implementation.md §9.3).
 
 A linear SVM, ``sklearn.svm.LinearSVC(dual=False)`` with every other argument at its default (L2 penalty,
 squared hinge, C = 1, tol 1e-4, max_iter 1000, fitted intercept), is trained on all real features (label 1) and

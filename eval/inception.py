@@ -1,7 +1,7 @@
 """The FID Inception-v3 network (TF graph ``2015-12-05`` as ported by pytorch-fid) -> 2048-d pool3 features.
 
-Architecture (reference §9.2): torchvision's ``Inception3`` layout with ``num_classes=1008``, no auxiliary
-classifier, and the TF-port differences: the average pools of the ``A``/``C``/first ``E`` blocks do not count
+Architecture (docs/official-implementation.md §9.2): torchvision's ``Inception3`` layout with ``num_classes=1008``,
+no auxiliary classifier, and the TF-port differences: the average pools of the ``A``/``C``/first ``E`` blocks do not count
 padding (``count_include_pad=False``) and the last ``E`` block (``Mixed_7c``) max-pools in its pool branch.
 Parameter names are torchvision's (``Conv2d_1a_3x3.conv.weight``, ``Mixed_5b.branch1x1.bn.running_mean``, ...,
 ``fc.weight``), i.e. the layout of ``pt_inception-2015-12-05-6726825d.pth``, which loads strictly.

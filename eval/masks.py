@@ -2,7 +2,8 @@
 
 Buckets (``--masks``): ``center`` (the fixed square [S/4, 3S/4)^2, 128x128 at 256: the paper's "Fixed 128x128")
 and hole-ratio ranges ``LO-HI`` in percent (``10-20`` ... ``50-60``: the paper's irregular-mask rows, presumably
-the NVIDIA irregular test-mask categories 2..6, reference §6.3). Mask i of a bucket goes with test image i.
+the NVIDIA irregular test-mask categories 2..6, docs/official-implementation.md §6.3). Mask i of a bucket goes with test
+image i.
 
 Where ratio masks come from:
 

@@ -1,4 +1,5 @@
-"""MAE / PSNR / SSIM of the official evaluation script (reference §9.4), on 8-bit RGB images ``[H, W, 3]``.
+"""MAE / PSNR / SSIM of the official evaluation script (docs/official-implementation.md §9.4), on 8-bit RGB images
+``[H, W, 3]``.
 
 Quirks kept on purpose (they are part of the reported numbers):
 

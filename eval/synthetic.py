@@ -3,7 +3,7 @@ bundled default model's card, and, on 16 faces, a CI regression test).
 
     python -m eval.synthetic --model assets/default-model --n 200 --out runs/synthetic-check
 
-Data: ``n`` held-out faces of :class:`train.data.SyntheticFaces` (``held_out=True``: latents disjoint from every
+Data: ``n`` held-out faces of :class:`exegan.synthetic_faces.SyntheticFaces` (``held_out=True``: latents disjoint from every
 training face) as inputs, ``n`` more as the reference set of the realism score. Everything is seeded; the same
 arguments give the same numbers on the same machine.
 
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seams
 from .fid import fid_from_features
 
 __all__ = ["CheckConfig", "held_out_faces", "check_masks", "run_check", "format_markdown"]
@@ -50,7 +51,7 @@ class CheckConfig:
 
 def held_out_faces(n: int, seed: int = 0, offset: int = 0, size: int = 64) -> np.ndarray:
     """uint8 ``[n, size, size, 3]``: held-out synthetic faces ``offset .. offset + n - 1``."""
-    from train.data import SyntheticFaces
+    from exegan.synthetic_faces import SyntheticFaces
 
     ds = SyntheticFaces(size, length=offset + n, seed=seed, held_out=True)
     faces = np.stack([((ds[i] + 1) * 127.5 + 0.5).floor().clamp(0, 255).byte().permute(1, 2, 0).numpy()
@@ -87,6 +88,12 @@ def _changed_outside(outputs, image: np.ndarray, hole: np.ndarray) -> int:
     return sum(not np.array_equal(out[~hole], image[~hole]) for out in outputs)
 
 
+def _blend(out: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> dict[str, float]:
+    """Seam and colour of fills (:mod:`eval.seams`), means over the images."""
+    return {"seam": _mean(seams.seam_jump(out, hole)), "chroma": _mean(seams.hole_chroma(out, hole)),
+            "tone_shift": _mean(seams.tone_shift(out, truth, hole))}
+
+
 def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -> dict:
     """Run the whole check on ``model`` (an :class:`exegan.ExeGAN` at 64 px) and return a JSON-able dict."""
     from .attributes import StyleCodeExtractor, attribute_distance
@@ -113,7 +120,7 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
 
     result: dict = {"config": asdict(cfg), "model": model.config.name, "size": size,
                     "perceptual": {"sface_trunk": sface_trunk.info} | ({"lpips": lpips_info} if lpips else {}),
-                    "lpips": lpips_info, "quality": {}, "known_pixels": {}}
+                    "lpips": lpips_info, "quality": {}, "seams": {}, "known_pixels": {}}
     e_faces, e_ref = identity.embed(faces), identity.embed(reference)
     gt_feats = sface_trunk.features(faces)  # reused by every quality row
     result["fd_sface_floor"] = fid_from_features(e_faces, e_ref)
@@ -134,6 +141,9 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
             **({"lpips": _mean(lpips(out, faces))} if lpips else {}),
             "fd_sface": fid_from_features(identity.embed(out), e_ref),
             "hole_ratio": _mean(hole.mean((1, 2)))} for method, out in outs.items()}
+        result["seams"][mname] = {name: _blend(out, faces, hole)
+                                  for name, out in [("ground truth", faces), ("telea", outs["telea"]),
+                                                    ("exegan self-exemplar", outs["exegan"])]}
 
     # 2. exemplar guidance (center mask), 3. known pixels, 4. diversity
     hole = holes["center"]
@@ -156,6 +166,9 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     d = lambda u, v: attribute_distance(u, v, codes.dim)  # noqa: E731
     at_margin = np.concatenate([d(coa, cb) - d(coa, ca), d(cob, ca) - d(cob, cb)])
     at_paired = np.concatenate([d(cob, ca) - d(coa, ca), d(coa, cb) - d(cob, cb)])
+    result["seams"]["center"]["exegan cross-exemplar"] = _blend(np.concatenate([out_a, out_b]),
+                                                                np.concatenate([faces, faces]),
+                                                                np.concatenate([hole, hole]))
     result["guidance"] = {
         "mask": "center", "decisions": int(len(id_margin)),
         "identity_rate": _mean(id_margin > 0), "identity_margin": _mean(id_margin),
@@ -198,7 +211,7 @@ def format_markdown(r: dict) -> str:
         for method, m in row.items():
             lines.append(f"| {mname} | {m['hole_ratio']:.0%} | {method} | {m['l1_hole']:.4f} | "
                          + " | ".join(f"{m[k]:.4f}" for k in p) + f" | {m['fd_sface']:.4f} |")
-    lines += [f"| (real faces) | | ground truth | 0 | " + " | ".join("0" for _ in p)
+    lines += ["| (real faces) | | ground truth | 0 | " + " | ".join("0" for _ in p)
               + f" | {r['fd_sface_floor']:.4f} |", ""]
     g = r["guidance"]
     lines += [f"Exemplar guidance ({g['decisions']} decisions, center mask):", "",
@@ -213,6 +226,14 @@ def format_markdown(r: dict) -> str:
               f"Mean SFace cosine of an output to its own exemplar {g['cos_out_to_own_exemplar']:.3f}, to the other "
               f"exemplar {g['cos_out_to_other_exemplar']:.3f}, to the masked input's ground truth "
               f"{g['cos_out_to_input']:.3f}.", ""]
+    lines += ["Blending with the known pixels (eval/seams.py): seam = mean colour step across the hole boundary, "
+              "chroma = mean saturation in the hole, tone shift = |mean fill colour - mean ground-truth colour| "
+              "(all 0-1; self-exemplar: the exemplar is the ground truth; cross-exemplar: the guidance outputs).", "",
+              "| mask | fill | seam | chroma | tone shift |", "|---|---|---|---|---|"]
+    for mname, rows in r["seams"].items():
+        lines += [f"| {mname} | {name} | {m['seam']:.4f} | {m['chroma']:.4f} | {m['tone_shift']:.4f} |"
+                  for name, m in rows.items()]
+    lines.append("")
     d, k = r["diversity"], r["known_pixels"]
     lines += [f"Diversity ({d['n_samples']} seeds per face, center mask): mean pairwise L1 in hole "
               f"{d['l1_hole']:.4f}; " + "; ".join(f"{name} {d[name]:.4f}" for name in p) + ".", "",
@@ -241,6 +262,44 @@ def main(argv: list[str] | None = None) -> None:
     (out / "results.json").write_text(json.dumps(result, indent=2))
     (out / "results.md").write_text(format_markdown(result))
     print(format_markdown(result))
+
+
+
+def follows_exemplar(g: dict, key: str) -> bool:
+    """The guidance bar for ``key`` ("identity" or "attribute") of a :func:`run_check` result's ``guidance``: a clear
+    majority (>= 60% of decisions) and a positive mean margin."""
+    return g[f"{key}_rate"] >= 0.6 and g[f"{key}_margin"] > 0
+
+
+def requirements(r: dict) -> str:
+    """Markdown table of a :func:`run_check` result: what a released default model is asked to show, and whether
+    these numbers show it (the model card's requirement table)."""
+    rows = []
+    for mask, q in r["quality"].items():
+        for key, label in (("l1_hole", "L1 in hole"), ("sface_trunk", "perceptual (sface_trunk)")):
+            e, t = q["exegan"][key], q["telea"][key]
+            rows.append((f"{label} at least 10% below Telea, {mask}", f"{e:.4f} vs {t:.4f}", e <= 0.9 * t))
+        e, t = q["exegan"]["fd_sface"], q["telea"]["fd_sface"]
+        rows.append((f"FD-SFace vs Telea, {mask} (reported, not a bar)", f"{e:.4f} vs {t:.4f}", None))
+    g = r["guidance"]
+    for key, label, bar in (("identity", "identity (SFace cosine)", 0.75), ("identity_paired", "identity, paired", 0.8),
+                            ("attribute", "attributes (Eq. 7)", 0.75)):
+        rate, margin = g[f"{key}_rate"], g[f"{key}_margin"]
+        rows.append((f"follows the exemplar: {label}, >= {bar:.0%} of decisions and positive margin",
+                     f"{rate:.1%}, {margin:+.4f}", rate >= bar and margin > 0))
+    center = r["seams"]["center"]
+    cross, own = center["exegan cross-exemplar"]["seam"], center["exegan self-exemplar"]["seam"]
+    rows.append(("seam: cross-exemplar fills <= 1.25x the self-exemplar seam (center)",
+                 f"{cross:.4f} vs {own:.4f} (ground truth {center['ground truth']['seam']:.4f}, "
+                 f"Telea {center['telea']['seam']:.4f})", cross <= 1.25 * own))
+    k = r["known_pixels"]
+    rows.append(("known pixels bit-exact", f"{k['outputs_changed_outside_hole']} of {k['outputs_checked']} changed",
+                 k["outputs_changed_outside_hole"] == 0))
+    rows.append(("different seeds give different fills", f"L1 {r['diversity']['l1_hole']:.4f}",
+                 r["diversity"]["l1_hole"] > 0.005))
+    lines = ["| requirement | measured | met |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {'—' if c is None else 'yes' if c else '**no**'} |" for a, b, c in rows]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Two sources, one result (a :class:`Generator`, a :class:`StyleEncoder`, ``latent_avg`` and a :class:`ModelConfig`):
 
-* The authors' files (reference §7.1, §7.4, §7.5): ``EXE_GAN_model_256.pt`` / ``_512.pt`` (we use ``g_ema``),
+* The authors' files (docs/official-implementation.md §7.1, §7.4, §7.5): ``EXE_GAN_model_256.pt`` / ``_512.pt``
+  (we use ``g_ema``),
   ``psp_ffhq_encode.pt`` (the ``encoder.*`` part of ``state_dict`` + ``latent_avg``) and ``Arcface.pth``. They are
   pickles, so they are read with ``torch.load(weights_only=True)``: only tensors, containers and primitive types
   are rebuilt, plus ``argparse.Namespace`` (the ``args`` entry of the EXE-GAN checkpoint), which is allow-listed
@@ -20,79 +21,44 @@ import os
 import pickle
 import re
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from .config import FORMAT_VERSION, GeneratorConfig, ModelConfig, StyleEncoderConfig
 from .nets.generator import Generator
+from .nets.sface_encoder import SFaceStyleEncoder
 from .nets.style_encoder import StyleEncoder
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
-FORMAT_VERSION = 1
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "default-model"
 """The default model shipped in the repository (used when nothing else is configured)."""
 
 
-@dataclass
-class GeneratorConfig:
-    """Arguments of :class:`exegan.nets.Generator`; defaults are the authors' 256 model."""
-
-    size: int = 256  # output resolution S (power of two, 32..1024)
-    style_dim: int = 512  # length of z, w and each exemplar code
-    n_mlp: int = 8  # mapping-network depth
-    channel_multiplier: float = 2  # width of the high resolutions
-    max_channels: int = 512  # channel cap of the low resolutions
-    exemplar_start: int = 4  # first exemplar-driven latent (official phi)
-    n_exemplar: int | None = None  # None = n_latent - exemplar_start (10 at 256, 12 at 512)
+def build_style_encoder(config: StyleEncoderConfig) -> StyleEncoder | SFaceStyleEncoder:
+    """The exemplar encoder a :class:`StyleEncoderConfig` describes (random / placeholder weights)."""
+    if config.kind == "sface":
+        return SFaceStyleEncoder(n_styles=config.n_styles, style_dim=config.style_dim)
+    if config.kind != "psp":
+        raise ValueError(f"style_encoder.kind must be 'psp' or 'sface', got {config.kind!r}")
+    kwargs = dataclasses.asdict(config)
+    del kwargs["kind"]
+    return StyleEncoder(**kwargs)
 
 
-@dataclass
-class StyleEncoderConfig:
-    """Arguments of :class:`exegan.nets.StyleEncoder`; defaults are the pSp FFHQ encoder (IR-SE-50, 18 codes)."""
-
-    n_styles: int = 18
-    style_dim: int = 512
-    input_size: int = 256
-    units: tuple[int, ...] = (3, 4, 14, 3)
-    widths: tuple[int, ...] = (64, 128, 256, 512)
+def style_encoder_config(encoder: StyleEncoder | SFaceStyleEncoder) -> StyleEncoderConfig:
+    """The :class:`StyleEncoderConfig` that rebuilds ``encoder`` (inverse of :func:`build_style_encoder`)."""
+    if encoder.kind == "sface":
+        return StyleEncoderConfig(kind="sface", n_styles=encoder.n_styles, style_dim=encoder.style_dim,
+                                  input_size=encoder.input_size, units=(), widths=())
+    return StyleEncoderConfig(n_styles=encoder.n_styles, style_dim=encoder.style_dim, input_size=encoder.input_size,
+                              units=encoder.units, widths=encoder.widths)
 
 
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild an inference model; stored as ``config.json``."""
-
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    style_encoder: StyleEncoderConfig = field(default_factory=StyleEncoderConfig)
-    name: str = "exe-gan"  # shown by the app and the CLI
-    license: str = "unknown"  # licence of the *weights* (FFHQ-trained weights are non-commercial)
-    source: str = ""  # provenance: where the weights came from / how they were trained
-    format_version: int = FORMAT_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        d = dict(d)
-        if d.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
-            raise ValueError(f"config format_version {d['format_version']} is newer than this exegan "
-                             f"understands ({FORMAT_VERSION}); upgrade exegan")
-        enc = dict(d.pop("style_encoder", {}))
-        for key in ("units", "widths"):
-            if key in enc:
-                enc[key] = tuple(enc[key])
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known - {"generator"}
-        if unknown:
-            raise ValueError(f"unknown config fields: {sorted(unknown)}")
-        return cls(generator=GeneratorConfig(**d.pop("generator", {})), style_encoder=StyleEncoderConfig(**enc), **d)
-
-
-def build_networks(config: ModelConfig) -> tuple[Generator, StyleEncoder]:
-    return Generator(**dataclasses.asdict(config.generator)), StyleEncoder(**dataclasses.asdict(config.style_encoder))
+def build_networks(config: ModelConfig) -> tuple[Generator, StyleEncoder | SFaceStyleEncoder]:
+    return Generator(**dataclasses.asdict(config.generator)), build_style_encoder(config.style_encoder)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -167,7 +133,8 @@ def infer_style_encoder_config(sd: dict[str, torch.Tensor]) -> StyleEncoderConfi
 
 
 def load_official_style_encoder(path: str | os.PathLike) -> tuple[StyleEncoder, torch.Tensor]:
-    """The pSp encoder + ``latent_avg`` [18, 512] of ``psp_ffhq_encode.pt`` (reference §3.1, §7.4)."""
+    """The pSp encoder + ``latent_avg`` [18, 512] of ``psp_ffhq_encode.pt`` (docs/official-implementation.md §3.1,
+    §7.4)."""
     path = Path(path)
     ckpt = safe_torch_load(path)
     sd = _expect(ckpt, "state_dict", path, "a pSp checkpoint")
@@ -177,7 +144,7 @@ def load_official_style_encoder(path: str | os.PathLike) -> tuple[StyleEncoder, 
         raise ValueError(f"{path}: pSp encoder_type {opts['encoder_type']!r} is not supported "
                          "(EXE-GAN uses GradualStyleEncoder)")
     enc_sd = {k[len("encoder."):]: v for k, v in sd.items() if k.startswith("encoder.")}
-    encoder = StyleEncoder(**dataclasses.asdict(infer_style_encoder_config(enc_sd)))
+    encoder = build_style_encoder(infer_style_encoder_config(enc_sd))
     encoder.load_state_dict(enc_sd, strict=True)
     latent_avg = _expect(ckpt, "latent_avg", path, "a pSp checkpoint").float()
     if latent_avg.ndim == 1:  # a single w_avg: pSp repeats it over the 18 codes

@@ -1,4 +1,5 @@
-"""Confidence weight mask M_w and reverse mask M̄_w (paper §III.D, Eq. 11-12; reference §5.6, §10.3 item 13).
+"""Confidence weight mask M_w and reverse mask M̄_w (paper §III.D, Eq. 11-12; docs/official-implementation.md §5.6,
+§10.3 item 13).
 
 Mask convention: float tensor, 1 = hole (missing), 0 = known. All outputs have shape [B,1,H,W].
 
@@ -57,7 +58,8 @@ def _gauss_kernel_cached(size: int, sigma: float) -> torch.Tensor:
 
 
 def gauss_kernel(size: int = OFFICIAL_SIZE, sigma: float = OFFICIAL_SIGMA) -> torch.Tensor:
-    """The official 2-D kernel, float64 [size, size], summing to 1 (built as the reference describes)."""
+    """The official 2-D kernel, float64 [size, size], summing to 1 (built as docs/official-implementation.md §5.6
+    describes)."""
     return _gauss_kernel_cached(int(size), float(sigma)).clone()
 
 
@@ -122,7 +124,7 @@ def _as_b1hw(mask: torch.Tensor) -> torch.Tensor:
 
 def confidence_mask(mask: torch.Tensor, iters: int = 7, size: int | None = None,
                     sigma: float | None = None, kind: str = "official") -> torch.Tensor:
-    """Confidence weight mask M_w (Eq. 11, official iteration of §5.6).
+    """Confidence weight mask M_w (Eq. 11, official iteration of docs/official-implementation.md §5.6).
 
     mask: [B,1,H,W] (or [B,H,W] / [H,W]) with 1 = hole. Returns M_w [B,1,H,W] in [0, 1], 0 outside the hole,
     same device and dtype as ``mask`` (float32 for non-float masks; half/bfloat16 are computed in float32).

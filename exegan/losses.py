@@ -1,4 +1,4 @@
-"""EXE-GAN training losses, named as in the paper (Eq. 4-7) and the official code (reference §5).
+"""EXE-GAN training losses, named as in the paper (Eq. 4-7) and the official code (docs/official-implementation.md §5).
 
 All images are [B, 3, S, S] in [-1, 1]; masks [B, 1, S, S] with 1 = hole; style codes [B, n, D].
 """
@@ -33,7 +33,8 @@ def g_nonsaturating_loss(fake_pred: torch.Tensor) -> torch.Tensor:
 
 def g_path_regularize(fake_img: torch.Tensor, latents: torch.Tensor, mean_path_length: torch.Tensor,
                       decay: float = 0.01) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """StyleGAN2 path-length regulariser w.r.t. the injected W+ (official, not in the paper; reference §5.1.5).
+    """StyleGAN2 path-length regulariser w.r.t. the injected W+ (official, not in the paper;
+    docs/official-implementation.md §5.1.5).
 
     Returns (penalty, running mean updated with ``decay``, mean path length of this batch)."""
     noise = torch.randn_like(fake_img) / math.sqrt(fake_img.shape[2] * fake_img.shape[3])
@@ -41,6 +42,18 @@ def g_path_regularize(fake_img: torch.Tensor, latents: torch.Tensor, mean_path_l
     path_lengths = torch.sqrt(grad.pow(2).sum(2).mean(1))
     path_mean = mean_path_length + decay * (path_lengths.detach().mean() - mean_path_length)
     return (path_lengths - path_mean).pow(2).mean(), path_mean.detach(), path_lengths.detach().mean()
+
+
+def identity_loss(net, output: torch.Tensor, exemplar: torch.Tensor | None = None, *,
+                  exemplar_embedding: torch.Tensor | None = None) -> torch.Tensor:
+    """Identity loss L_id (Eq. 5): ``mean_b (1 - cos(net.embed(output_b), net.embed(exemplar_b)))``, a float32 scalar
+    in [0, 2] (0 for the same face). ``net`` is any face embedder with an ``embed`` method returning unit vectors
+    (``exegan.sface.SFace``, ``exegan.nets.ArcFaceR101``). The exemplar side carries no gradient; pass its
+    ``exemplar_embedding`` [B, E] instead of ``exemplar`` when it is already computed."""
+    if exemplar_embedding is None:
+        with torch.no_grad():
+            exemplar_embedding = net.embed(exemplar)
+    return (1 - (net.embed(output) * exemplar_embedding.detach()).sum(dim=1)).mean()
 
 
 def attribute_loss(codes_out: torch.Tensor, codes_exemplar: torch.Tensor, form: str = "mse") -> torch.Tensor:
@@ -58,8 +71,8 @@ def attribute_loss(codes_out: torch.Tensor, codes_exemplar: torch.Tensor, form: 
 
 
 def lpips_loss(lpips_net, completed: torch.Tensor, real: torch.Tensor, weight_map: torch.Tensor) -> torch.Tensor:
-    """Spatially weighted LPIPS (Eq. 6 with SVGL, reference §5.5): SVGL(M_w) on the composite, then LPIPS to the
-    ground truth, **summed** over the batch as the official code does."""
+    """Spatially weighted LPIPS (Eq. 6 with SVGL, docs/official-implementation.md §5.5): SVGL(M_w) on the composite,
+    then LPIPS to the ground truth, **summed** over the batch as the official code does."""
     return lpips_net(svgl(completed, weight_map), real).sum()
 
 

@@ -1,4 +1,4 @@
-"""Seeded inpainting-mask generators (reference §6.1-6.3, §10.4 items 18-19).
+"""Seeded inpainting-mask generators (docs/official-implementation.md §6.1-6.3, §10.4 items 18-19).
 
 Every generator returns a float32 numpy array [H, W] with values in {0, 1}, **1 = hole (missing), 0 = known**,
 and takes ``rng``: a ``numpy.random.Generator``, an int seed, or None (fresh entropy). The same seed gives the
@@ -30,18 +30,20 @@ def hole_ratio(mask) -> float:
 
 
 def center_mask(size: int = 256) -> np.ndarray:
-    """Fixed square hole [S/4 : 3S/4]^2 (128x128 at 256, hole ratio 0.25), the paper's "Fixed 128x128" (§6.3)."""
+    """Fixed square hole [S/4 : 3S/4]^2 (128x128 at 256, hole ratio 0.25), the paper's "Fixed 128x128"
+    (docs/official-implementation.md §6.3)."""
     m = np.zeros((size, size), np.float32)
     m[size // 4:3 * size // 4, size // 4:3 * size // 4] = 1.0
     return m
 
 
-# ---------------------------------------------------------------- §6.1: train.py stroke + rectangle masks
+# ------------------------------------------ docs/official-implementation.md §6.1: train.py stroke + rectangle masks
 def sample_rects(rng, size: int, max_count: int, side: int) -> list[tuple[int, int, int, int]]:
-    """Rectangles (top, left, h, w) of ``generate_stroke_rect_mask`` (§6.1, §10.4 item 18).
+    """Rectangles (top, left, h, w) of ``generate_stroke_rect_mask`` (docs/official-implementation.md §6.1,
+    §10.4 item 18).
 
     count = randint(0, max_count + 1); each side = side + randint(-side, 0), i.e. 0..side-1 independently;
-    top-left = randint(0, S - side_len) per axis (numpy's exclusive upper bound, as in the reference).
+    top-left = randint(0, S - side_len) per axis (numpy's exclusive upper bound, as in the authors' code).
     """
     rng = _rng(rng)
     rects = []
@@ -53,7 +55,7 @@ def sample_rects(rng, size: int, max_count: int, side: int) -> list[tuple[int, i
 
 def free_form_stroke(rng, size: int = 256, max_vertex: int = 20, max_length: int = 100,
                      min_brush: int = 10, max_brush: int = 24, max_angle: int = 360) -> np.ndarray:
-    """One GMCNN-style free-form stroke (§6.1), float32 [S, S] in {0, 1}, 1 = stroke.
+    """One GMCNN-style free-form stroke (docs/official-implementation.md §6.1), float32 [S, S] in {0, 1}, 1 = stroke.
 
     num_vertex = 0..max_vertex and the start point uniform in the image. Per vertex: angle 0..max_angle deg,
     mirrored to 2pi - angle on even vertices; length 0..max_length; brush width min..max_brush rounded down to
@@ -88,7 +90,7 @@ def free_form_stroke(rng, size: int = 256, max_vertex: int = 20, max_length: int
 
 def stroke_rect_mask(size: int = 256, rng=None, mask_size: Sequence[int] | None = None, num_strokes: int = 10,
                      max_large: int = 4, max_small: int = 9) -> np.ndarray:
-    """Official train.py mask (§6.1): float32 [S, S], 1 = hole.
+    """Official train.py mask (docs/official-implementation.md §6.1): float32 [S, S], 1 = hole.
 
     0..max_large rectangles with sides 0..mask_size-1, then 0..max_small with sides 0..mask_size/2-1, then
     ``num_strokes`` free-form strokes (max 20 vertices, length 100, brush 10..24). mask_size defaults to S/2
@@ -110,7 +112,7 @@ def stroke_rect_mask(size: int = 256, rng=None, mask_size: Sequence[int] | None 
     return m
 
 
-# ---------------------------------------------------------------- §6.2: CoMod-GAN large masks
+# ------------------------------------------ docs/official-implementation.md §6.2: CoMod-GAN large masks
 def _comod_known(size: int, rng: np.random.Generator) -> np.ndarray:
     """One CoMod-GAN mask before the ratio check, 1 = known (its own convention), float32 [S, S]."""
     known = np.ones((size, size), np.float32)
@@ -154,11 +156,11 @@ def _comod_known(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def comod_mask(size: int = 256, rng=None, hole_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
-    """CoMod-GAN large mask of train_largeMask.py (§6.2), float32 [S, S], 1 = hole.
+    """CoMod-GAN large mask of train_largeMask.py (docs/official-implementation.md §6.2), float32 [S, S], 1 = hole.
 
     MultiFill(10, S/2), MultiFill(5, S), then RandomBrush(20, S) strokes, random flips; redrawn until the hole
-    ratio lies in the open interval ``hole_range`` and strictly inside (0, 1). The reference's PIL transpose
-    calls are no-ops (§10.4 item 19) and are omitted.
+    ratio lies in the open interval ``hole_range`` and strictly inside (0, 1). The authors' PIL transpose
+    calls are no-ops (docs/official-implementation.md §10.4 item 19) and are omitted.
     """
     rng = _rng(rng)
     while True:
@@ -168,9 +170,10 @@ def comod_mask(size: int = 256, rng=None, hole_range: tuple[float, float] = (0.0
             return m
 
 
-# ---------------------------------------------------------------- evaluation buckets (§6.3)
+# ------------------------------------------ evaluation buckets (docs/official-implementation.md §6.3)
 def ratio_mask(size: int = 256, rng=None, low: float = 0.1, high: float = 0.2, max_steps: int = 20000) -> np.ndarray:
-    """Free-form mask with hole ratio in [low, high), a stand-in for the NVIDIA irregular-mask buckets (§6.3).
+    """Free-form mask with hole ratio in [low, high), a stand-in for the NVIDIA irregular-mask buckets
+    (docs/official-implementation.md §6.3).
 
     Algorithm: grow GMCNN-style strokes one segment at a time (length 0..100, brush 10..24, both scaled by
     S/256; a new stroke starts at a random point every 1..20 segments). A segment whose addition would push the

@@ -1,4 +1,4 @@
-"""Pure-PyTorch versions of the two custom CUDA ops of StyleGAN2 / EXE-GAN (reference §8).
+"""Pure-PyTorch versions of the two custom CUDA ops of StyleGAN2 / EXE-GAN (docs/official-implementation.md §8).
 
 Nothing here is compiled: every op is a composition of standard PyTorch calls, so it runs on CPU and CUDA and
 under bf16/fp16 autocast. The math is that of the official ``fused_bias_act`` and ``upfirdn2d`` kernels.

@@ -202,7 +202,7 @@ class ExeGAN:
 
     def sample_randomness(self, n: int, seed: int | None, style_mixing_prob: float = 0.5) -> dict:
         """Seeded draws for n samples: z1, z2 [n, D], per-sample crossover index [n] (n_latent = no mixing),
-        noise maps. Official inference mixes two z's with probability 0.5 (reference §3.3)."""
+        noise maps. Official inference mixes two z's with probability 0.5 (docs/official-implementation.md §3.3)."""
         if seed is None:
             seed = int(torch.randint(0, 2 ** 31 - 1, ()).item())
         gen = torch.Generator().manual_seed(int(seed))

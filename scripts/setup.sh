@@ -12,6 +12,9 @@ pip=(.venv/bin/pip install -q -c constraints.txt)
 "${pip[@]}" -r requirements.txt
 # Packages whose declared dependencies are not needed (and would pull an old torch or wandb): no deps.
 "${pip[@]}" --no-deps -r requirements-nodeps.txt
+# This checkout, editable, in "compat" mode: the repo root goes on the venv's path, so `exegan`, `train` and `eval`
+# import from anywhere (accelerate launch train/train.py, notebooks, scripts/) without sys.path edits.
+"${pip[@]}" --no-deps -e . --config-settings editable_mode=compat
 if [ "$dev" = 1 ]; then
   "${pip[@]}" -r requirements-dev.txt
   if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

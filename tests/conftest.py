@@ -3,7 +3,6 @@
 import contextlib
 import os
 import socket
-import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never touch the network from tests
@@ -51,16 +50,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def import_app():
+    """The demo's Gradio layer, ``app.py`` at the repository's top level (importing it builds the page)."""
+    import app  # the repository root is on the path (pytest's ``pythonpath`` in pyproject.toml)
+
+    return app
+
+
 @contextlib.contextmanager
 def running_app(work: Path, load_first: bool = True):
     """The demo (app.py) with a tiny model, launched in this process on 127.0.0.1; yields (demo, app module)."""
-    sys.path.insert(0, str(ROOT))
-    import app
-    from exegan import app_logic as logic
+    app = import_app()
+    from exegan.demo import ModelManager
 
     make_tiny().save_pretrained(work / "tiny")
     saved = app.MANAGER
-    app.MANAGER = logic.ModelManager(source=str(work / "tiny"))
+    app.MANAGER = ModelManager(source=str(work / "tiny"))
     if load_first:
         app.MANAGER.get()  # as `python app.py` does: the model first, so the controls (and API defaults) fit it
     demo = app.build_demo()

@@ -1,16 +1,19 @@
-"""The demo's handlers as plain functions (no server): editor values -> photo + mask, bad input, controls ->
-pipeline arguments, the model manager, and every handler's outputs."""
+"""The demo's logic (``exegan.demo``, no Gradio and no server): editor values -> photo + mask, bad input, controls
+-> pipeline arguments, the model manager, the runs' outcomes; then the Gradio layer (``app.py``) on top of it: the
+handlers' outputs and API parameters, and user errors shown once as ``DemoError``."""
 
 import io
+import subprocess
+import sys
+import textwrap
 
-import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_tiny
-from exegan import align as al
-from exegan import app_logic as logic
+from conftest import ROOT, import_app, make_tiny
+from exegan import demo
+from exegan.demo import DemoError, InpaintRequest
 
 RNG = np.random.default_rng(0)
 PHOTO = RNG.integers(0, 256, (48, 64, 3), dtype=np.uint8)
@@ -40,29 +43,38 @@ BOX = (10, 30, 20, 50)
 
 @pytest.fixture(scope="module")
 def manager():
-    m = logic.ModelManager(source="unused")
+    m = demo.ModelManager(source="unused")
     m.model = make_tiny()
     return m
 
 
-def run(manager, ed, **kw):
-    args = dict(mask_image=None, exemplar=EXEMPLAR, exemplar_b=None, more_exemplars=None, n_samples=2, seed=0,
-                truncation=1.0, strength=4, custom_phi=False, phi_latents=None,
-                mode=logic.MODE_SEPARATE, crossover=None, align=False, face=None, align_exemplars=False, fit="pad")
-    args.update(kw)
-    return logic.inpaint(manager, ed, **args)
+ARGS = dict(mask_image=None, exemplar=EXEMPLAR, exemplar_b=None, more_exemplars=None, n_samples=2, seed=0,
+            truncation=1.0, strength=4, custom_phi=False, phi_latents=None, mode=demo.MODE_SEPARATE, crossover=None,
+            align=False, face=None, align_exemplars=False, fit="pad")
+
+
+def request(ed, **kw) -> InpaintRequest:
+    return InpaintRequest(photo=ed, **{**ARGS, **kw})
+
+
+def run(manager, ed, **kw) -> demo.Outcome:
+    return demo.inpaint(manager, request(ed, **kw))
+
+
+def sweep(manager, ed, **kw) -> demo.Outcome:
+    return demo.mixing_sweep(manager, request(ed, **kw))
 
 
 # ----------------------------------------------------------------------------------------------- editor values
 def test_mask_is_the_alpha_of_the_painted_layers():
     a, b = rgba_layer(PHOTO.shape, BOX), rgba_layer(PHOTO.shape, (40, 44, 0, 5), alpha=1)
-    np.testing.assert_array_equal(logic.editor_mask(editor(PHOTO, a)), hole_of(BOX))
-    both = logic.editor_mask(editor(PHOTO, a, b))
+    np.testing.assert_array_equal(demo.editor_mask(editor(PHOTO, a)), hole_of(BOX))
+    both = demo.editor_mask(editor(PHOTO, a, b))
     assert both.sum() == hole_of(BOX).sum() + 20  # union; any alpha > 0 counts
     erased = a.copy()
     erased[..., 3] = 0  # the eraser leaves colour behind but alpha 0
-    assert logic.editor_mask(editor(PHOTO, erased)) is None
-    assert logic.editor_mask(editor(PHOTO)) is None and logic.editor_mask(None) is None
+    assert demo.editor_mask(editor(PHOTO, erased)) is None
+    assert demo.editor_mask(editor(PHOTO)) is None and demo.editor_mask(None) is None
 
 
 def test_layers_as_pil_or_files_and_other_sizes(tmp_path):
@@ -70,27 +82,27 @@ def test_layers_as_pil_or_files_and_other_sizes(tmp_path):
     path = tmp_path / "layer.png"
     Image.fromarray(layer).save(path)
     ed = {"background": PHOTO, "layers": [Image.fromarray(layer), str(path)], "composite": None}
-    np.testing.assert_array_equal(logic.editor_mask(ed), hole_of(BOX))
+    np.testing.assert_array_equal(demo.editor_mask(ed), hole_of(BOX))
     big = np.asarray(Image.fromarray(layer).resize((128, 96), Image.Resampling.NEAREST))
-    np.testing.assert_array_equal(logic.editor_mask({"layers": [big]}, size=(64, 48)), hole_of(BOX))
+    np.testing.assert_array_equal(demo.editor_mask({"layers": [big]}, size=(64, 48)), hole_of(BOX))
 
 
 def test_layers_without_alpha_are_read_as_mask_pictures():
     gray = np.zeros(PHOTO.shape[:2], np.uint8)
     gray[10:30, 20:50] = 255
-    np.testing.assert_array_equal(logic.editor_mask({"layers": [Image.fromarray(gray)]}), hole_of(BOX))
-    np.testing.assert_array_equal(logic.editor_mask({"layers": [gray]}), hole_of(BOX))
+    np.testing.assert_array_equal(demo.editor_mask({"layers": [Image.fromarray(gray)]}), hole_of(BOX))
+    np.testing.assert_array_equal(demo.editor_mask({"layers": [gray]}), hole_of(BOX))
     rgb = Image.fromarray(np.dstack([gray] * 3))
-    np.testing.assert_array_equal(logic.editor_mask({"layers": [rgb]}), hole_of(BOX))
+    np.testing.assert_array_equal(demo.editor_mask({"layers": [rgb]}), hole_of(BOX))
 
 
 def test_background_falls_back_to_the_composite_and_ignores_an_empty_canvas():
-    assert logic.editor_background({"background": None, "layers": [], "composite": PHOTO}) is PHOTO
+    assert demo.editor_background({"background": None, "layers": [], "composite": PHOTO}) is PHOTO
     blank = np.zeros((10, 10, 4), np.uint8)
-    assert logic.editor_background({"background": blank, "layers": [], "composite": None}) is None
-    assert logic.editor_background({"background": Image.fromarray(blank), "layers": []}) is None
+    assert demo.editor_background({"background": blank, "layers": [], "composite": None}) is None
+    assert demo.editor_background({"background": Image.fromarray(blank), "layers": []}) is None
     pil = Image.fromarray(PHOTO).convert("I;16")
-    assert logic.editor_background({"background": pil, "layers": []}) is pil
+    assert demo.editor_background({"background": pil, "layers": []}) is pil
 
 
 def test_uploaded_mask_is_combined_and_resized_with_a_notice(tmp_path):
@@ -98,18 +110,18 @@ def test_uploaded_mask_is_combined_and_resized_with_a_notice(tmp_path):
     m[0:10, 0:20] = 255  # twice the photo's size
     path = tmp_path / "mask.png"
     Image.fromarray(m).save(path)
-    notes = []
+    notes = demo.Notes()
     with pytest.warns(UserWarning, match="resized"):
-        photo, hole = logic.read_photo_and_mask(editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), str(path), notes)
+        photo, hole = demo.read_photo_and_mask(editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), str(path), notes)
     assert photo.size == (64, 48) and "resized" in notes[0]
     assert hole.sum() == hole_of(BOX).sum() + 50
 
 
 def test_huge_photos_are_downscaled_with_a_notice(monkeypatch):
-    monkeypatch.setattr(logic, "MAX_SIDE", 32)
-    notes = []
+    monkeypatch.setattr(demo, "MAX_SIDE", 32)
+    notes = demo.Notes()
     with pytest.warns(UserWarning, match="downscaled"):
-        photo, hole = logic.read_photo_and_mask(editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), None, notes)
+        photo, hole = demo.read_photo_and_mask(editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), None, notes)
     assert photo.size == (32, 24) and hole.shape == (24, 32) and hole.any()
 
 
@@ -129,26 +141,26 @@ def test_bad_files_give_clear_errors(tmp_path):
     not_image = _file(tmp_path, "notes.png", b"this is not an image")
     truncated = _file(tmp_path, "cut.png", _png(Image.fromarray(PHOTO))[:200])
     empty = _file(tmp_path, "empty.png", b"")
-    with pytest.raises(gr.Error, match="Add a face photo"):
-        logic.read_photo_and_mask(None)
-    with pytest.raises(gr.Error, match="mask image could not be read.*not a recognised image"):
-        logic.read_photo_and_mask(editor(), not_image)
-    with pytest.raises(gr.Error, match="photo could not be read.*truncated"):
-        logic.read_photo_and_mask({"background": truncated, "layers": []})
-    with pytest.raises(gr.Error, match="Exemplar A could not be read.*empty"):
-        logic.read_exemplars(empty)
-    with pytest.raises(gr.Error, match="at least one exemplar"):
-        logic.read_exemplars(None, None, [])
-    with pytest.raises(gr.Error, match="two exemplars"):
-        logic.read_exemplars(EXEMPLAR, None, None, logic.MODE_MIX)
+    with pytest.raises(DemoError, match="Add a face photo"):
+        demo.read_photo_and_mask(None)
+    with pytest.raises(DemoError, match="mask image could not be read.*not a recognised image"):
+        demo.read_photo_and_mask(editor(), not_image)
+    with pytest.raises(DemoError, match="photo could not be read.*truncated"):
+        demo.read_photo_and_mask({"background": truncated, "layers": []})
+    with pytest.raises(DemoError, match="Exemplar A could not be read.*empty"):
+        demo.read_exemplars(empty)
+    with pytest.raises(DemoError, match="at least one exemplar"):
+        demo.read_exemplars(None, None, [])
+    with pytest.raises(DemoError, match="two exemplars"):
+        demo.read_exemplars(EXEMPLAR, None, None, demo.MODE_MIX)
 
 
 def test_decompression_bombs_are_refused(tmp_path):
     bomb = _file(tmp_path, "bomb.png", _png(Image.new("L", (9000, 8000))))  # 72 MP of zeros: a tiny file
-    with pytest.raises(gr.Error, match="too large"):
-        logic.read_photo_and_mask({"background": bomb, "layers": []})
-    with pytest.raises(gr.Error, match="too large"):
-        logic.read_exemplars(bomb)
+    with pytest.raises(DemoError, match="too large"):
+        demo.read_photo_and_mask({"background": bomb, "layers": []})
+    with pytest.raises(DemoError, match="too large"):
+        demo.read_exemplars(bomb)
 
 
 def test_any_image_mode_is_accepted(tmp_path):
@@ -162,48 +174,49 @@ def test_any_image_mode_is_accepted(tmp_path):
     }
     for name, data in files.items():
         path = _file(tmp_path, name, data)
-        photo, hole = logic.read_photo_and_mask({"background": path, "layers": []}, path)
+        photo, hole = demo.read_photo_and_mask({"background": path, "layers": []}, path)
         assert photo.mode == "RGB" and photo.size == (64, 48), name
-        assert logic.read_exemplars(path)[0].mode == "RGB"
-    photo, _ = logic.read_photo_and_mask({"background": _file(tmp_path, "w.png", files["16bit.png"]), "layers": []})
+        assert demo.read_exemplars(path)[0].mode == "RGB"
+    photo, _ = demo.read_photo_and_mask({"background": _file(tmp_path, "w.png", files["16bit.png"]), "layers": []})
     np.testing.assert_array_equal(np.asarray(photo)[..., 0], PHOTO[..., 0])  # 16-bit scaled, not clipped
 
 
 # ----------------------------------------------------------------------------------------------- controls
 def test_strength_maps_to_the_last_latents_and_defaults_to_the_official_phi(manager):
     m = manager.model
-    limit = logic.phi_limit(m)
+    limit = demo.phi_limit(m)
     assert limit == min(m.n_latent, m.style_encoder.n_styles) == 8
-    assert logic.default_strength(m) == len(m.resolve_phi(None)) == 4
-    assert logic.strength_to_phi(m, 4) is None  # the official phi itself
-    assert logic.strength_to_phi(m, 0) == []
-    assert logic.strength_to_phi(m, 2) == [6, 7] and logic.strength_to_phi(m, 8) == list(range(8))
-    assert m.resolve_phi(logic.strength_to_phi(m, 4)) == list(range(limit - 4, limit))  # official = suffix here
+    assert demo.default_strength(m) == len(m.resolve_phi(None)) == 4
+    assert demo.strength_to_phi(m, 4) is None  # the official phi itself
+    assert demo.strength_to_phi(m, 0) == []
+    assert demo.strength_to_phi(m, 2) == [6, 7] and demo.strength_to_phi(m, 8) == list(range(8))
+    assert m.resolve_phi(demo.strength_to_phi(m, 4)) == list(range(limit - 4, limit))  # official = suffix here
     with pytest.raises(ValueError):
-        logic.strength_to_phi(m, 9)
-    labels = logic.latent_choices(m)
+        demo.strength_to_phi(m, 9)
+    labels = demo.latent_choices(m)
     assert [v for _, v in labels] == list(range(8)) and labels[0][0].startswith("0 · 4 px")
-    assert [logic.latent_resolution(j, 256) for j in range(6)] == [4, 8, 8, 16, 16, 32]
+    assert [demo.latent_resolution(j, 256) for j in range(6)] == [4, 8, 8, 16, 16, 32]
+    assert demo.selected_latents(m, 2) == [6, 7] and demo.selected_latents(m, 4) == [4, 5, 6, 7]
 
 
 def test_controls_map_to_pipeline_arguments(manager):
     m = manager.model
-    kw, notes = logic.pipeline_kwargs(m, n_samples=3, seed=7, truncation=0.7, strength=2)
+    kw, notes = demo.pipeline_kwargs(m, InpaintRequest(n_samples=3, seed=7, truncation=0.7, strength=2))
     assert kw == dict(n_samples=3, seed=7, truncation=0.7, phi=[6, 7]) and notes == []
-    kw, _ = logic.pipeline_kwargs(m, strength=5, custom_phi=True, phi_latents=["1", 3, 3])
+    kw, _ = demo.pipeline_kwargs(m, InpaintRequest(strength=5, custom_phi=True, phi_latents=["1", 3, 3]))
     assert kw["phi"] == [1, 3]
-    kw, _ = logic.pipeline_kwargs(m, custom_phi=True, phi_latents=[4, 5, 6, 7])
+    kw, _ = demo.pipeline_kwargs(m, InpaintRequest(custom_phi=True, phi_latents=[4, 5, 6, 7]))
     assert kw["phi"] is None  # the official selection
-    kw, notes = logic.pipeline_kwargs(m, mode=logic.MODE_MIX, crossover=3)
+    kw, notes = demo.pipeline_kwargs(m, InpaintRequest(mode=demo.MODE_MIX, crossover=3))
     assert kw["mix"] == 3 and kw["phi"] is None
-    kw, notes = logic.pipeline_kwargs(m, mode=logic.MODE_MIX, strength=2, crossover=5)
+    kw, notes = demo.pipeline_kwargs(m, InpaintRequest(mode=demo.MODE_MIX, strength=2, crossover=5))
     assert kw["mix"] == 2 and "crossover 5" in notes[0]
-    kw, notes = logic.pipeline_kwargs(m, n_samples=8, n_exemplars=3)
+    kw, notes = demo.pipeline_kwargs(m, InpaintRequest(n_samples=8), n_exemplars=3)
     assert kw["n_samples"] == 5 and "16 images" in notes[0]
     for bad in (dict(n_samples=0), dict(seed=-1), dict(truncation=3)):
         with pytest.raises(ValueError):
-            logic.pipeline_kwargs(m, **bad)
-    assert 0 <= logic.random_seed() <= logic.MAX_SEED
+            demo.pipeline_kwargs(m, InpaintRequest(**bad))
+    assert 0 <= demo.random_seed() <= demo.MAX_SEED
 
 
 def test_handler_passes_the_controls_to_the_model(manager, monkeypatch):
@@ -218,101 +231,85 @@ def test_handler_passes_the_controls_to_the_model(manager, monkeypatch):
     ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
     run(manager, ed, n_samples=3, seed=11, truncation=0.5, strength=6, fit="crop")
     assert calls[-1] == dict(n_samples=3, seed=11, truncation=0.5, phi=[2, 3, 4, 5, 6, 7], fit="crop")
-    run(manager, ed, exemplar_b=EXEMPLAR[::-1], mode=logic.MODE_MIX, crossover=1, custom_phi=True,
+    run(manager, ed, exemplar_b=EXEMPLAR[::-1], mode=demo.MODE_MIX, crossover=1, custom_phi=True,
         phi_latents=[5, 6, 7])
     assert calls[-1]["mix"] == 1 and calls[-1]["phi"] == [5, 6, 7]
 
 
-# ----------------------------------------------------------------------------------------------- handlers
-def test_inpaint_outputs_and_known_pixels(manager):
+# ----------------------------------------------------------------------------------------------- runs
+def test_inpaint_outcome_and_known_pixels(manager):
     ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
-    gallery, masked, (original, first), status, aligned, orig_state = run(manager, ed, n_samples=3,
-                                                                           more_exemplars=[EXEMPLAR])
-    assert aligned is None  # no alignment asked for
+    out = run(manager, ed, n_samples=3, more_exemplars=[EXEMPLAR])
+    assert out.aligned_view is None  # no alignment asked for
     hole = hole_of(BOX)
+    gallery = out.gallery
     assert len(gallery) == 6 and gallery[3][1] == "exemplar 2 · sample 1 · seed 0"
     for img, _ in gallery:
-        out = np.asarray(img)
-        assert out.shape == PHOTO.shape and np.array_equal(out[~hole], PHOTO[~hole])
-    assert np.array_equal(np.asarray(original), PHOTO) and first is gallery[0][0] and orig_state is original
-    assert np.array_equal(np.asarray(masked)[~hole], PHOTO[~hole]) and "6 results" in status
-    again = run(manager, ed, n_samples=3, more_exemplars=[EXEMPLAR])[0]
-    assert all(np.array_equal(np.asarray(a[0]), np.asarray(b[0])) for a, b in zip(gallery, again))
-    other = run(manager, ed, n_samples=3, seed=1)[0]
-    assert not np.array_equal(np.asarray(other[0][0]), np.asarray(gallery[0][0]))
+        a = np.asarray(img)
+        assert a.shape == PHOTO.shape and np.array_equal(a[~hole], PHOTO[~hole])
+    assert np.array_equal(np.asarray(out.photo), PHOTO) and np.array_equal(out.hole, hole)
+    assert np.array_equal(np.asarray(out.masked)[~hole], PHOTO[~hole]) and "6 results" in out.status
+    again = run(manager, ed, n_samples=3, more_exemplars=[EXEMPLAR]).images
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(out.images, again))
+    other = run(manager, ed, n_samples=3, seed=1).images
+    assert not np.array_equal(np.asarray(other[0]), np.asarray(out.images[0]))
 
 
 def test_empty_mask_returns_the_input_unchanged_with_a_message(manager):
     with pytest.warns(UserWarning, match="mask is empty"):
-        gallery, _, _, status, _, _ = run(manager, editor(PHOTO))
-    assert len(gallery) == 1 and np.array_equal(np.asarray(gallery[0][0]), PHOTO)
-    assert "mask is empty" in status and status.startswith("Nothing to fill")
-    gallery, _, _, strip, status, _, _ = logic.sweep(manager, editor(PHOTO), None, EXEMPLAR, EXEMPLAR, 0, 1.0, 4,
-                                                  False, None, False, None, False, "pad")
-    assert len(gallery) == 1 and np.array_equal(np.asarray(gallery[0][0]), PHOTO) and "Nothing" in status
+        out = run(manager, editor(PHOTO))
+    assert len(out.gallery) == 1 and np.array_equal(np.asarray(out.images[0]), PHOTO)
+    assert "mask is empty" in out.status and out.status.startswith("Nothing to fill")
+    notices = []
+    out = demo.mixing_sweep(manager, request(editor(PHOTO), exemplar_b=EXEMPLAR), notify=notices.append)
+    assert len(out.gallery) == 1 and np.array_equal(np.asarray(out.images[0]), PHOTO) and "Nothing" in out.status
+    assert notices == out.notes and "mask is empty" in notices[0]  # notify gets each notice as it happens
 
 
 def test_missing_inputs_and_no_model_give_clear_errors(manager, tmp_path):
-    with pytest.raises(gr.Error, match="exemplar"):
+    with pytest.raises(DemoError, match="exemplar"):
         run(manager, editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), exemplar=None)
-    with pytest.raises(gr.Error, match="face photo"):
+    with pytest.raises(DemoError, match="face photo"):
         run(manager, None)
-    none = logic.ModelManager(source=str(tmp_path / "missing"))
-    with pytest.raises(gr.Error, match="No model is loaded"):
+    with pytest.raises(DemoError, match="Fit must be one of pad, crop, stretch"):
+        run(manager, editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), fit="squash")
+    none = demo.ModelManager(source=str(tmp_path / "missing"))
+    with pytest.raises(demo.ModelUnavailable, match="No model is loaded"):
         run(none, editor(PHOTO, rgba_layer(PHOTO.shape, BOX)))
     assert "No model is loaded" in none.describe() and "EXEGAN_MODEL" in none.describe()
-    info, *updates = logic.control_updates(none)
-    assert "No model is loaded" in info and all(u == gr.update() for u in updates)
     # a failure does not break the next request
-    assert len(run(manager, editor(PHOTO, rgba_layer(PHOTO.shape, BOX)))[0]) == 2
+    assert len(run(manager, editor(PHOTO, rgba_layer(PHOTO.shape, BOX))).images) == 2
 
 
 def test_style_mixing_and_sweep(manager):
     ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
-    gallery = run(manager, ed, exemplar_b=EXEMPLAR[::-1], mode=logic.MODE_MIX, crossover=2, n_samples=2)[0]
+    gallery = run(manager, ed, exemplar_b=EXEMPLAR[::-1], mode=demo.MODE_MIX, crossover=2, n_samples=2).gallery
     assert len(gallery) == 2 and gallery[0][1].startswith("A+B mixed at 2")
-    gallery, _, _, strip, status, _, _ = logic.sweep(manager, ed, None, EXEMPLAR, EXEMPLAR[::-1], 0, 1.0, 4, False,
-                                                  None, False, None, False, "pad")
-    assert len(gallery) == 5 and gallery[-1][1] == "crossover 4: 4 latents from A, 0 from B"
-    assert strip.size == (5 * round(64 * 256 / 48) + 8, 256) and "sweep of 5" in status
-    with pytest.raises(gr.Error, match="two exemplars"):
-        logic.sweep(manager, ed, None, EXEMPLAR, None, 0, 1.0, 4, False, None, False, None, False, "pad")
-
-
-def test_compare_picks_the_selected_result():
-    class Evt:
-        index = 1
-
-    gal = [("a.png", "x"), ("b.png", "y")]
-    assert logic.compare("orig.png", gal, Evt()) == ("orig.png", "b.png")
-    assert logic.compare("orig.png", gal, None) == ("orig.png", "a.png")
-    assert logic.compare(None, gal, None) is None
+    out = sweep(manager, ed, exemplar_b=EXEMPLAR[::-1])
+    assert len(out.gallery) == 5 and out.gallery[-1][1] == "crossover 4: 4 latents from A, 0 from B"
+    assert demo.strip(out.images).size == (5 * round(64 * 256 / 48) + 8, 256) and "sweep of 5" in out.status
+    with pytest.raises(DemoError, match="two exemplars"):
+        sweep(manager, ed)
 
 
 def test_model_manager_load_describe_and_lock(tmp_path, monkeypatch):
     make_tiny().save_pretrained(tmp_path / "tiny")
-    m = logic.ModelManager(source=str(tmp_path / "missing"))
-    info, strength, latents, crossover = logic.load_model(m, str(tmp_path / "tiny"))
+    m = demo.ModelManager(source=str(tmp_path / "missing"))
+    assert m.load(str(tmp_path / "tiny")).size == 32
+    info = m.describe()
     assert "tiny-test" in info and "32×32" in info and "licence:** test" in info
-    assert strength["maximum"] == 8 and strength["value"] == 4 and latents["value"] == [4, 5, 6, 7]
-    assert crossover["value"] == 2
-    with pytest.raises(gr.Error, match="Could not load"):
-        logic.load_model(m, str(tmp_path / "nothing-here"))
-    with pytest.raises(gr.Error, match="both files"):
-        logic.load_model(m, None, "a.pt", None)
-    with pytest.raises(gr.Error, match="Give a model"):
-        logic.load_model(m, " ")
+    with pytest.raises(DemoError, match="Could not load"):
+        m.load(str(tmp_path / "nothing-here"))
+    with pytest.raises(DemoError, match="both files"):
+        m.load(None, "a.pt", None)
+    with pytest.raises(DemoError, match="Give a model"):
+        m.load(" ")
     assert "tiny-test" in m.describe()  # a failed switch keeps the old model
     monkeypatch.setenv("EXEGAN_APP_LOCK_MODEL", "1")
-    with pytest.raises(gr.Error, match="disabled"):
-        logic.load_model(m, str(tmp_path / "tiny"))
+    with pytest.raises(DemoError, match="disabled"):
+        m.load(str(tmp_path / "tiny"))
     monkeypatch.setenv("EXEGAN_MODEL", str(tmp_path / "tiny"))
-    assert logic.ModelManager().get().size == 32  # default source: $EXEGAN_MODEL
-
-
-def test_phi_preview_follows_the_strength_slider(manager):
-    assert logic.phi_preview(manager, 2)["value"] == [6, 7]
-    assert logic.phi_preview(manager, 4)["value"] == [4, 5, 6, 7]
+    assert demo.ModelManager().get().size == 32  # default source: $EXEGAN_MODEL
 
 
 # ----------------------------------------------------------------------------------------------- alignment
@@ -324,25 +321,148 @@ def test_aligned_run_changes_only_the_mask_in_the_full_photo(manager, detector):
     layer = np.zeros((360, 480, 4), np.uint8)
     layer[hole] = (255, 0, 200, 150)
     photo = np.asarray(scene)
-    gallery, _, _, status, aligned, _ = run(manager, editor(photo, layer), align=True, align_exemplars=True,
-                                   exemplar=np.asarray(mx.aligned_photo(mx.EXEMPLARS["exemplar_smile"], 64)))
-    assert "aligned" in status and len(gallery) == 2 and aligned.size == (256, 256)
-    for img, _ in gallery:
-        out = np.asarray(img)
-        assert out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole])
-    dd, preview, msg = logic.detect(editor(photo))
-    assert dd["choices"][0][1] == 1 and dd["value"] == 1 and "One face" in msg and preview.size == (480, 360)
-    with pytest.raises(gr.Error, match="Face 3"):
+    out = run(manager, editor(photo, layer), align=True, align_exemplars=True,
+              exemplar=np.asarray(mx.aligned_photo(mx.EXEMPLARS["exemplar_smile"], 64)))
+    assert "aligned" in out.status and len(out.gallery) == 2 and out.aligned_view.size == (256, 256)
+    for img in out.images:
+        a = np.asarray(img)
+        assert a.shape == photo.shape and np.array_equal(a[~hole], photo[~hole])
+    found = demo.find_faces(editor(photo))
+    assert found.choices[0][1] == 1 and "One face" in found.message and found.preview.size == (480, 360)
+    with pytest.raises(DemoError, match="Face 3"):
         run(manager, editor(photo, layer), align=True, face=3)
-    with pytest.raises(gr.Error, match="face number"):
+    with pytest.raises(DemoError, match="face number"):
         run(manager, editor(photo, layer), align=True, face="left")
-    assert [logic.face_index(v) for v in (None, "", 0, 1, "2", 3.0)] == [0, 0, 0, 0, 1, 2]
+    assert [demo.face_index(v) for v in (None, "", 0, 1, "2", 3.0)] == [0, 0, 0, 0, 1, 2]
 
 
 def test_no_face_falls_back_to_the_plain_fit_with_a_message(manager, detector):
     flat = np.full((48, 64, 3), 90, np.uint8)
     with pytest.warns(UserWarning, match="No face found"):
-        gallery, _, _, status, _, _ = run(manager, editor(flat, rgba_layer(flat.shape, BOX)), align=True)
-    assert len(gallery) == 2 and "No face found" in status
-    dd, _, msg = logic.detect(editor(flat))
-    assert dd["choices"] == [] and "No face found" in msg
+        out = run(manager, editor(flat, rgba_layer(flat.shape, BOX)), align=True)
+    assert len(out.gallery) == 2 and "No face found" in out.status
+    found = demo.find_faces(editor(flat))
+    assert found.choices == [] and "No face found" in found.message
+    assert demo.find_faces(None) == ([], None, "Upload a photo to find faces.")
+
+
+# ----------------------------------------------------------------------------------------------- without Gradio
+def test_the_library_imports_and_runs_where_gradio_cannot_be_imported():
+    """The installed library must not need the demo's optional dependency: ``import gradio`` fails in this
+    subprocess (a None entry in sys.modules), yet exegan, its pipeline and the demo logic import and run."""
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["gradio"] = sys.modules["gradio_client"] = None  # `import gradio` raises ImportError
+        import exegan, exegan.pipeline, exegan.align
+        from exegan import demo
+        import numpy as np
+        from conftest import make_tiny
+
+        photo = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        layer = np.zeros((48, 64, 4), np.uint8)
+        layer[10:30, 20:50, 3] = 255
+        manager = demo.ModelManager(source="unused")
+        manager.model = make_tiny()
+        req = demo.InpaintRequest(photo={"background": photo, "layers": [layer]}, exemplar=photo[:40, :40],
+                                  exemplar_b=photo[8:, 24:], n_samples=2, align=False, align_exemplars=False)
+        out = demo.inpaint(manager, req)
+        assert len(out.images) == 4 and out.images[0].size == (64, 48) and "4 results" in out.status, out.status
+        assert len(demo.mixing_sweep(manager, req).images) == 5
+        try:
+            demo.inpaint(manager, demo.InpaintRequest(photo=req.photo))
+        except demo.DemoError as err:
+            assert str(err).startswith("Add at least one exemplar face"), err
+        else:
+            raise AssertionError("no DemoError without an exemplar")
+        assert sys.modules["gradio"] is None and sys.modules["gradio_client"] is None
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT / "tests", capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-3000:]
+
+
+# ----------------------------------------------------------------------------------------------- app.py
+@pytest.fixture
+def app(manager, monkeypatch):
+    """The Gradio layer with the tiny model as the active one."""
+    module = import_app()
+    monkeypatch.setattr(module, "MANAGER", manager)
+    return module
+
+
+def test_handler_parameters_are_the_request_fields_and_the_documented_api(app):
+    fields = set(InpaintRequest.__dataclass_fields__)
+    documented = ["photo", "mask_image", "exemplar", "exemplar_b", "more_exemplars", "n_samples", "seed",
+                  "truncation", "strength", "custom_phi", "phi_latents", "mode", "crossover", "align", "face",
+                  "align_exemplars", "fit"]
+    assert app.api_parameters(app.inpaint) == documented and set(documented) == fields
+    sweep_params = app.api_parameters(app.mixing_sweep)
+    assert sweep_params == [p for p in documented if p not in ("more_exemplars", "n_samples", "mode", "crossover")]
+
+
+def test_handlers_return_the_components_values(app):
+    ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
+    gallery, masked, (original, first), status, aligned, orig_state = app.inpaint(ed, **{**ARGS, "n_samples": 3})
+    assert len(gallery) == 3 and gallery[1][1] == "exemplar 1 · sample 2 · seed 0" and aligned is None
+    assert np.array_equal(np.asarray(original), PHOTO) and first is gallery[0][0] and orig_state is original
+    assert np.array_equal(np.asarray(masked)[~hole_of(BOX)], PHOTO[~hole_of(BOX)]) and "3 results" in status
+    sweep_args = {k: v for k, v in ARGS.items() if k not in ("more_exemplars", "n_samples", "mode", "crossover")}
+    gallery, masked, comparison, strip, status, aligned, original = app.mixing_sweep(
+        ed, **{**sweep_args, "exemplar_b": EXEMPLAR[::-1]})
+    assert len(gallery) == 5 and strip.size == (5 * round(64 * 256 / 48) + 8, 256) and "sweep of 5" in status
+
+
+def test_user_errors_become_one_gradio_error_without_stray_quotes(app, tmp_path):
+    import gradio as gr
+
+    ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
+    with pytest.raises(gr.Error) as err:
+        app.inpaint(ed, **{**ARGS, "exemplar": None})
+    assert err.value.message.startswith("Add at least one exemplar face:") and err.value.message.endswith(".")
+    with pytest.raises(gr.Error, match="two exemplars"):
+        app.mixing_sweep(ed, **{k: v for k, v in ARGS.items()
+                                if k not in ("more_exemplars", "n_samples", "mode", "crossover")})
+    with pytest.raises(gr.Error) as err:
+        app.load_model(" ", "", "")
+    assert err.value.message.startswith("Give a model folder")
+    app.MANAGER = demo.ModelManager(source=str(tmp_path / "missing"))
+    with pytest.raises(gr.Error) as err:
+        app.inpaint(ed, **ARGS)
+    assert err.value.message.startswith("No model is loaded")
+
+
+def test_model_panel_and_control_updates(app, tmp_path):
+    import gradio as gr
+
+    none = demo.ModelManager(source=str(tmp_path / "missing"))
+    info, *updates = app.control_updates(none)
+    assert "No model is loaded" in info and all(u == gr.update() for u in updates)
+    make_tiny().save_pretrained(tmp_path / "tiny")
+    app.MANAGER = demo.ModelManager(source=str(tmp_path / "missing"))
+    info, strength, latents, crossover = app.load_model(str(tmp_path / "tiny"), "", "")
+    assert "tiny-test" in info and "32×32" in info and "licence:** test" in info
+    assert strength["maximum"] == 8 and strength["value"] == 4 and latents["value"] == [4, 5, 6, 7]
+    assert crossover["value"] == 2
+    assert app._sync_latents(2)["value"] == [6, 7] and app._sync_latents(4)["value"] == [4, 5, 6, 7]
+    assert app._sync_latents(99) == gr.update()
+
+
+def test_compare_picks_the_selected_result(app):
+    class Evt:
+        index = 1
+
+    gal = [("a.png", "x"), ("b.png", "y")]
+    assert app._show_selected("orig.png", gal, Evt()) == ("orig.png", "b.png")
+    assert app._show_selected("orig.png", gal, None) == ("orig.png", "a.png")
+    assert app._show_selected(None, gal, None) is None
+
+
+def test_detect_faces_fills_the_face_list(app, detector):
+    from test_align import mx
+
+    scene = np.asarray(mx.place(mx.backdrop(480, 360, (120, 150, 140), 0), mx.PHOTO, (300, 170), 220, 12))
+    dd, preview, msg = app.detect_faces(editor(scene))
+    assert dd["choices"][0][1] == 1 and dd["value"] == 1 and "One face" in msg and preview.size == (480, 360)
+    dd, _, msg = app.detect_faces(editor(np.full((48, 64, 3), 90, np.uint8)))
+    assert dd["choices"] == [] and dd["value"] is None and "No face found" in msg

@@ -1,4 +1,4 @@
-"""Tests of the Arcface.pth identity network and the identity loss (reference §5.4, §7.5)."""
+"""Tests of the Arcface.pth identity network and the identity loss (docs/official-implementation.md §5.4, §7.5)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from exegan._torchvision import ensure_torchvision
-from exegan.nets.arcface import ArcFaceR101, identity_loss
+from exegan.losses import identity_loss
+from exegan.nets.arcface import ArcFaceR101
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def test_official_keys_equal_torchvision_resnet101():
     assert list(ours) == list(ref)  # same keys, same order
     assert all(ours[k].shape == ref[k].shape for k in ref)
     assert ours["fc.weight"].shape == (256, 2048) and ours["conv1.weight"].shape == (64, 3, 7, 7)
-    assert len(ours) == 626  # §7.5 "about 626 keys" with num_batches_tracked
+    assert len(ours) == 626  # docs/official-implementation.md §7.5 "about 626 keys" with num_batches_tracked
 
 
 def test_small_forward_matches_torchvision(small):

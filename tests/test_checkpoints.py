@@ -28,7 +28,8 @@ MASK[4:20, 10:30] = 255
 
 
 def write_official_files(model: ExeGAN, folder: Path) -> tuple[Path, Path]:
-    """Files laid out exactly as the authors' train.py and pSp save them (reference §7.1, §7.4)."""
+    """Files laid out exactly as the authors' train.py and pSp save them
+    (docs/official-implementation.md §7.1, §7.4)."""
     g = model.generator
     d = Discriminator(g.size, 0.25, max_channels=32)
     exe = folder / "EXE_GAN_model_tiny.pt"

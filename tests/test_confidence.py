@@ -1,4 +1,4 @@
-"""Confidence mask M_w and reverse mask M̄_w (paper Eq. 11-12, reference §5.6)."""
+"""Confidence mask M_w and reverse mask M̄_w (paper Eq. 11-12, docs/official-implementation.md §5.6)."""
 
 import math
 
@@ -26,7 +26,7 @@ def conf256():
 def test_gauss_kernel_matches_scipy_and_is_near_box():
     k = gauss_kernel()
     assert k.shape == (65, 65) and k.dtype == torch.float64
-    # independent construction with scipy's normal CDF (the reference recipe of §5.6)
+    # independent construction with scipy's normal CDF (the recipe of docs/official-implementation.md §5.6)
     size, sig = 65, 1 / 40
     interval = (2 * sig + 1) / size
     k1 = np.diff(norm.cdf(np.linspace(-sig - interval / 2, sig + interval / 2, size + 1)))
@@ -77,7 +77,8 @@ def test_iteration_matches_dense_reference():
 def test_known_values_at_256(conf256):
     m, c = conf256
     assert c.shape == (1, 1, 256, 256) and c.dtype == torch.float32
-    # spec §5.6 quotes 0.85 (2 decimals) and 0.495 (3 decimals): allow half a unit of the last quoted digit
+    # docs/official-implementation.md §5.6 quotes 0.85 (2 decimals) and 0.495 (3 decimals): allow half a unit of the
+    # last quoted digit
     assert abs(c[0, 0, 64, 128].item() - 0.85) <= 0.005  # border midpoint, just inside the hole
     assert abs(c[0, 0, 128, 128].item() - 0.495) <= 0.0005  # centre
     # the default kernel at 256 is exactly the official 65 / (1/40) one

@@ -18,10 +18,9 @@ import pytest
 from safetensors import safe_open
 
 from conftest import ROOT
-from eval.synthetic import CheckConfig, check_masks, held_out_faces, run_check
+from eval.synthetic import CheckConfig, check_masks, follows_exemplar, held_out_faces, run_check
 from exegan import ExeGAN
 from exegan.checkpoints import BUNDLED_MODEL_DIR, default_model_source
-from train.release_default_model import follows_exemplar
 
 MODEL = ROOT / "assets" / "default-model"
 

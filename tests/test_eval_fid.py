@@ -163,7 +163,8 @@ def _tensor01(path) -> torch.Tensor:
 @pytest.mark.slow
 def test_full_2048d_fid_matches_pytorch_fid(weights, tmp_path, monkeypatch, request):
     """End to end at 2048-d (two scipy sqrtm of 2048x2048 per side: 1-2 minutes on two cores). Opt-in:
-    ``pytest -m slow`` (the project's addopts do not deselect slow tests, so this test skips itself otherwise)."""
+    ``pytest -m slow`` (the project's addopts ``-m 'not slow'`` deselect it by default; it also skips itself
+    unless the -m expression names slow, e.g. when the addopts are overridden)."""
     if "slow" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("slow (about two minutes): run with pytest -m slow")
     pytorch_fid_inception = pytest.importorskip("pytorch_fid.inception")

@@ -1,4 +1,4 @@
-"""Seeded mask generators (reference §6.1-6.3): convention 1 = hole, float32 [S, S] in {0, 1}."""
+"""Seeded mask generators (docs/official-implementation.md §6.1-6.3): convention 1 = hole, float32 [S, S] in {0, 1}."""
 
 import numpy as np
 import pytest

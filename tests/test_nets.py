@@ -1,6 +1,6 @@
 """Generator / Discriminator: official checkpoint layout, and numerics against independent computations.
 
-The reference computations below are written from the spec (official-implementation.md §2, §4, §8) in the
+The reference computations below are written from docs/official-implementation.md §2, §4, §8 in the
 official *fused* formulation (per-sample modulated weights, explicit upfirdn taps), not by calling our modules,
 and run in float64 so that any wiring or math difference shows up far above rounding noise.
 """
@@ -27,7 +27,7 @@ def layout(module):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Official layout (reference Appendix A/B, §7.2, §7.3)
+# Official layout (docs/official-implementation.md §7.2, §7.3)
 
 def test_generator_256_state_dict_is_official():
     with torch.device("meta"):
@@ -75,7 +75,7 @@ def test_strict_load_rejects_a_wrong_shape():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Independent reference ops (spec §8)
+# Independent reference ops (docs/official-implementation.md §8)
 
 def ref_upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
     """Explicit zero insertion, zero padding / cropping and a tap-by-tap true convolution."""
@@ -117,7 +117,8 @@ def test_make_kernel_and_fused_leaky_relu():
 
 
 def ref_modconv(conv: ModulatedConv2d, x, style):
-    """Official fused path: per-sample weight scale * W * s_b, demodulated, grouped conv (spec §2.2)."""
+    """Official fused path: per-sample weight scale * W * s_b, demodulated, grouped conv
+    (docs/official-implementation.md §2.2)."""
     sd = {k: v.double() for k, v in conv.state_dict().items()}
     s = style @ (sd["modulation.weight"] / math.sqrt(style.shape[1])).t() + sd["modulation.bias"]
     k = sd["weight"].shape[-1]
@@ -147,7 +148,7 @@ def test_modulated_conv_matches_official_fused_math(k, upsample, demodulate, b):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Whole networks against a functional re-implementation of reference §2.4-§2.6 and §4
+# Whole networks against a functional re-implementation of docs/official-implementation.md §2.4-§2.6 and §4
 
 def _lin(sd, name, x, lr_mul=1.0, act=False):
     w = sd[name + ".weight"]

@@ -50,7 +50,8 @@ def test_same_seed_same_results_different_seed_different(tiny):
 
 def official_reference(model, image, mask, exemplar, rnd, k):
     """Sample k computed the straightforward official way: full Generator.forward for one sample, with the
-    exemplar codes from the style encoder slice + latent_avg, then composited (reference §2.6, §2.7, §3.1)."""
+    exemplar codes from the style encoder slice + latent_avg, then composited
+    (docs/official-implementation.md §2.6, §2.7, §3.1)."""
     g, enc = model.generator, model.style_encoder
     x = im.image_to_tensor(Image.fromarray(image))[None]
     m = torch.from_numpy(mask).float()[None, None]

@@ -10,8 +10,8 @@ from PIL import Image
 from skimage import data as skdata  # test requirement: scikit-image (the astronaut photo)
 
 import exegan  # noqa: F401
-from exegan.sface import (EMBED_DIM, UnsupportedOnnxGraph, _convert, _dequantize, default_sface_path, load_sface,
-                          sface_identity_loss)
+from exegan.losses import identity_loss
+from exegan.sface import EMBED_DIM, UnsupportedOnnxGraph, _convert, _dequantize, default_sface_path, load_sface
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def astronaut_crop(recognizer):
 @pytest.fixture(scope="module")
 def synthetic_crops():
     """Four 64x64 DCGAN faces (gan-face-generate) upscaled to 112x112 RGB uint8."""
-    from train.data import SyntheticFaces
+    from exegan.synthetic_faces import SyntheticFaces
 
     ds = SyntheticFaces(length=8, chunk=8, seed=0)
     return [np.asarray(Image.fromarray(ds.native(i).permute(1, 2, 0).numpy()).resize((112, 112), Image.BICUBIC))
@@ -90,9 +90,9 @@ def test_mirror_is_close_and_other_faces_are_far(net, astronaut_crop, synthetic_
 
 def test_identity_loss_and_gradients(net, astronaut_crop, synthetic_crops):
     exemplar = to_model([astronaut_crop, synthetic_crops[0]])
-    assert sface_identity_loss(net, exemplar, exemplar).abs() < 1e-5
+    assert identity_loss(net, exemplar, exemplar).abs() < 1e-5
     out = to_model([synthetic_crops[1], synthetic_crops[2]]).requires_grad_(True)
-    loss = sface_identity_loss(net, out, exemplar)
+    loss = identity_loss(net, out, exemplar)
     assert loss.ndim == 0 and loss > 0.4
     loss.backward()
     assert out.grad is not None and torch.isfinite(out.grad).all() and out.grad.abs().sum() > 0

@@ -1,4 +1,4 @@
-"""Tests of the pSp GradualStyleEncoder reimplementation (reference §3.1, §7.4)."""
+"""Tests of the pSp GradualStyleEncoder reimplementation (docs/official-implementation.md §3.1, §7.4)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def official_meta():
 
 
 def _expected_official_shapes() -> dict[str, tuple[int, ...]]:
-    """The §7.4 pattern table written out independently of the module."""
+    """The docs/official-implementation.md §7.4 pattern table written out independently of the module."""
     bn = lambda p, c: {f"{p}.weight": (c,), f"{p}.bias": (c,), f"{p}.running_mean": (c,),  # noqa: E731
                        f"{p}.running_var": (c,), f"{p}.num_batches_tracked": ()}
     exp = {"input_layer.0.weight": (64, 3, 3, 3), **bn("input_layer.1", 64), "input_layer.2.weight": (64,)}
@@ -76,11 +76,12 @@ def _expected_official_shapes() -> dict[str, tuple[int, ...]]:
 
 def test_official_state_dict_matches_spec(official_meta):
     sd = official_meta.state_dict()
-    assert len(sd) == 621  # §7.4, num_batches_tracked buffers included
+    assert len(sd) == 621  # docs/official-implementation.md §7.4, num_batches_tracked buffers included
     exp = _expected_official_shapes()
     assert set(sd) == set(exp)
     assert {k: tuple(v.shape) for k, v in sd.items()} == exp
-    # §7.4 "267 136 704 parameter elements" = nn.Parameters only (BN running stats / counters excluded).
+    # docs/official-implementation.md §7.4 "267 136 704 parameter elements" = nn.Parameters only (BN running stats /
+    # counters excluded).
     assert sum(p.numel() for p in official_meta.parameters()) == 267_136_704
     # spot checks straight from the table
     assert sd["body.3.shortcut_layer.0.weight"].shape == (128, 64, 1, 1)

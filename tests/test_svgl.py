@@ -1,4 +1,5 @@
-"""SVGL (paper Eq. 10, reference §5.7): identity forward, gradient re-weighted by the map, no grad to the map."""
+"""SVGL (paper Eq. 10, docs/official-implementation.md §5.7): identity forward, gradient re-weighted by the map, no
+grad to the map."""
 
 import pytest
 import torch

@@ -91,8 +91,15 @@ def test_run_check_on_a_random_model(perceptual):
     text = format_markdown(r)
     assert "| center | 25% | telea |" in text and "0 of 24 outputs differ" in text
     # the model card's requirement table reads the same numbers: a random model keeps known pixels, loses to Telea
-    from train.release_default_model import requirements
+    from eval.synthetic import requirements
 
     table = requirements(r)
     assert "| known pixels bit-exact | 0 of 24 changed | yes |" in table
-    assert "| L1 in hole below Telea, center |" in table and "| **no** |" in table
+    assert "| L1 in hole at least 10% below Telea, center |" in table and "| **no** |" in table
+    # seams: the ground truth has no tone shift, Telea continues the boundary far better than random noise, and the
+    # cross-exemplar row covers both guidance outputs of every face
+    seams = r["seams"]["center"]
+    assert seams["ground truth"]["tone_shift"] == 0
+    assert seams["telea"]["seam"] < 0.5 * seams["exegan self-exemplar"]["seam"]
+    assert set(r["seams"]) == {"center", "ratio30-40"} and "exegan cross-exemplar" in seams
+    assert "| center | exegan cross-exemplar |" in text and "seam: cross-exemplar fills" in table

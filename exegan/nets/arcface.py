@@ -1,4 +1,5 @@
-"""Identity network of EXE-GAN's identity loss: the ``Arcface.pth`` ResNet-101 (reference §5.4, §7.5).
+"""Identity network of EXE-GAN's identity loss: the ``Arcface.pth`` ResNet-101 (docs/official-implementation.md §5.4,
+§7.5).
 
 ``Arcface.pth`` is a plain state dict of ``torchvision.models.resnet101(num_classes=256)``. :class:`ArcFaceR101`
 has exactly those state-dict keys (no prefix, same order), so the file loads with ``strict=True``.
@@ -8,7 +9,7 @@ torchvision is imported lazily, inside :class:`ArcFaceR101`'s constructor, throu
 build, and the import costs ~2 s, which modules that never build the network should not pay).
 
 Use in training: ``net = ArcFaceR101().eval().requires_grad_(False)`` (official: eval mode, frozen), then
-``identity_loss(net, completed, exemplar)``; gradients flow only into ``completed``.
+``exegan.losses.identity_loss(net, completed, exemplar)``; gradients flow only into ``completed``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch import nn
 
 from .._torchvision import ensure_torchvision
 
-EMBED_SIZE = 112  # side the whole image is resized to before the network (§5.4)
+EMBED_SIZE = 112  # side the whole image is resized to before the network (docs/official-implementation.md §5.4)
 
 
 class ArcFaceR101(nn.Module):
@@ -52,7 +53,8 @@ class ArcFaceR101(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
     def embed(self, img: torch.Tensor) -> torch.Tensor:
-        """Official identity embedding (§5.4): [B,3,H,W] in [-1,1] -> unit-norm float32 [B,num_classes].
+        """Official identity embedding (docs/official-implementation.md §5.4): [B,3,H,W] in [-1,1] -> unit-norm float32
+        [B,num_classes].
 
         The whole image is resized to 112x112 (bilinear, align_corners=False, no antialias); no crop and no
         ImageNet normalisation; then forward and L2-normalise.
@@ -60,14 +62,3 @@ class ArcFaceR101(nn.Module):
         x = F.interpolate(img, size=(EMBED_SIZE, EMBED_SIZE), mode="bilinear", align_corners=False)
         return F.normalize(self(x).float(), p=2, dim=1)
 
-
-def identity_loss(net: ArcFaceR101, output: torch.Tensor, exemplar: torch.Tensor) -> torch.Tensor:
-    """Identity loss (§5.4, paper Eq. 5): mean_b |1 - cos(embed(output_b), embed(exemplar_b))|.
-
-    The exemplar embedding is detached (computed without grad). Output: float32 scalar in [0, 2];
-    multiply by ``id_loss_weight`` outside.
-    """
-    with torch.no_grad():
-        z_src = net.embed(exemplar)
-    z_tgt = net.embed(output)
-    return (1 - (z_src * z_tgt).sum(dim=1)).abs().mean()

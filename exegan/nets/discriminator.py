@@ -1,4 +1,5 @@
-"""EXE-GAN discriminator: StyleGAN2 residual D on RGB only (no mask channel), official names (reference §4, §7.3)."""
+"""EXE-GAN discriminator: StyleGAN2 residual D on RGB only (no mask channel), official names
+(docs/official-implementation.md §4, §7.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""EXE-GAN multi-style generator: mapping network f, co-modulation encoder G_en, decoder G_de (reference §2).
+"""EXE-GAN multi-style generator: mapping network f, co-modulation encoder G_en, decoder G_de
+(docs/official-implementation.md §2).
 
 Data flow (paper Fig. 2, official ``Generator.forward``)::
 
@@ -6,7 +7,7 @@ Data flow (paper Fig. 2, official ``Generator.forward``)::
     [I_in, M - 0.5] --G_en--> global code c [B, 2*ch4] + skip features (4x4 ... S x S)
     G_de: style of layer j = concat(w_hat_j, c); starts from the 4x4 feature (no constant input)
 
-Attribute names and the state-dict layout are the official ones (reference §7.2), so the authors'
+Attribute names and the state-dict layout are the official ones (docs/official-implementation.md §7.2), so the authors'
 ``g_ema`` weights load with ``strict=True``. The public entry points split the forward pass in three so that the
 inference pipeline can run the encoder once per (image, mask) and batch many samples through the decoder:
 :meth:`Generator.encode`, :meth:`Generator.w_plus` and :meth:`Generator.synthesize`.
@@ -35,13 +36,14 @@ def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
     """Truncation trick w_avg + psi * (w - w_avg).
 
     The official code applies it only when psi < 1 and silently ignores psi > 1; we apply it for every
-    psi != 1, so psi > 1 amplifies as the paper's "style scale" describes (reference §3.3, §10.2 item 8).
+    psi != 1, so psi > 1 amplifies as the paper's "style scale" describes (docs/official-implementation.md §3.3,
+    §10.2 item 8).
     """
     return w if psi == 1 else w_avg + psi * (w - w_avg)
 
 
 def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The generator input [B, 4, S, S] = [image * (1 - mask), mask - 0.5] (reference §2.7).
+    """The generator input [B, 4, S, S] = [image * (1 - mask), mask - 0.5] (docs/official-implementation.md §2.7).
 
     image: [B, 3, S, S] in [-1, 1]; mask: [B or 1, 1, S, S] with 1 = hole (so holes read 0 = mid-grey and the
     mask channel is +0.5 in holes, -0.5 on known pixels)."""
@@ -68,7 +70,7 @@ class Generator(nn.Module):
         channel_multiplier: width factor of the high resolutions (official 2); floats allowed for narrow models.
         exemplar_start: first generator latent driven by the exemplar (official 4).
         n_exemplar: number of exemplar-driven latents; default ``n_latent - exemplar_start`` (official 10 at 256,
-            12 at 512). Together they define the official phi (reference §3.2).
+            12 at 512). Together they define the official phi (docs/official-implementation.md §3.2).
         max_channels: channel cap of the low resolutions (official 512); lower it for narrow models.
         lr_mlp: equalised-LR multiplier of the mapping network (official 0.01).
         blur_kernel: FIR taps of every resampling filter (official [1, 3, 3, 1]).
@@ -124,7 +126,8 @@ class Generator(nn.Module):
             self.encoder_convs.append(ConvLayer(ch[r], ch[r // 2], 3, downsample=True, blur_kernel=blur_kernel))
             c_in = ch[r // 2]
         self.final_layer = ConvLayer(ch[4], ch[4], 3)
-        # Dropout2d on a 2-D tensor is element-wise dropout in training and the identity in eval (§2.4, §10.1.3)
+        # Dropout2d on a 2-D tensor is element-wise dropout in training and the identity in eval
+        # (docs/official-implementation.md §2.4, §10.1 item 3)
         self.final_linear = nn.Sequential(EqualLinear(ch[4] * 16, self.global_dim, activation="fused_lrelu"),
                                           nn.Dropout(0.5))
         self.final_transfer = EqualLinear(self.global_dim, ch[4] * 16, activation="fused_lrelu")
@@ -164,7 +167,8 @@ class Generator(nn.Module):
     def w_plus(self, styles: Sequence[torch.Tensor], exemplar_codes: torch.Tensor | None = None, *,
                input_is_latent: bool = False, truncation: float = 1.0, truncation_latent: torch.Tensor | None = None,
                inject_index: int | None = None, phi: torch.Tensor | None = None) -> torch.Tensor:
-        """Mixed style code w_hat [B, n_latent, D] (paper Eq. 1; reference §2.6 steps 1, 3, 4, 6).
+        """Mixed style code w_hat [B, n_latent, D] (paper Eq. 1; docs/official-implementation.md §2.6
+        steps 1, 3, 4, 6).
 
         styles: one or two z tensors [B, D] (w tensors if ``input_is_latent``). With two, latents
             [0, inject_index) come from the first and the rest from the second; inject_index (an int, or a
@@ -222,7 +226,8 @@ class Generator(nn.Module):
         i = 1
         for k, to_rgb in enumerate(self.to_rgbs):
             x = self.convs[2 * k](x, styles[:, i], noise[i])
-            x = x + features[k + 1]  # additive encoder skip, after the upsampling conv (reference §2.6 step 7)
+            # additive encoder skip, after the upsampling conv (docs/official-implementation.md §2.6 step 7)
+            x = x + features[k + 1]
             x = self.convs[2 * k + 1](x, styles[:, i + 1], noise[i + 1])
             skip = to_rgb(x, styles[:, i + 2], skip)
             i += 2

@@ -1,4 +1,4 @@
-"""StyleGAN2 building blocks with the official EXE-GAN parameter names (reference §2.2, §7).
+"""StyleGAN2 building blocks with the official EXE-GAN parameter names (docs/official-implementation.md §2.2, §7).
 
 Every class keeps the attribute names, parameter shapes and buffer persistence of the authors' code, so that
 their checkpoints load with ``strict=True``. Weights are stored in "equalised learning rate" form (N(0,1)
@@ -114,8 +114,8 @@ class Upsample(nn.Module):
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated convolution. ``weight`` [1, out, in, k, k]; ``modulation`` maps the style to [B, in].
 
-    Official math (reference §2.2): w_b = scale * weight * s_b, demodulated per output channel with
-    rsqrt(sum w_b^2 + 1e-8). For a batch we evaluate it in the equivalent "modulate activations" form
+    Official math (docs/official-implementation.md §2.2): w_b = scale * weight * s_b, demodulated per output channel
+    with rsqrt(sum w_b^2 + 1e-8). For a batch we evaluate it in the equivalent "modulate activations" form
     ``conv(x * s_b, scale * weight) * d_b``, which shares one convolution weight across the batch (much faster
     than a per-sample grouped convolution on CPU; identical up to float summation order); a single sample uses
     the official form directly (modulation and demodulation folded into the weight: no extra passes).

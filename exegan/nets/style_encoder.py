@@ -1,6 +1,7 @@
 """pSp ``GradualStyleEncoder`` (IR-SE-50 backbone + FPN + GradualStyleBlocks), the exemplar encoder of EXE-GAN.
 
-Reference §3.1 (forward as used by EXE-GAN), §7.4 (``psp_ffhq_encode.pt`` key names / shapes), §10.2 item 6.
+docs/official-implementation.md §3.1 (forward as used by EXE-GAN), §7.4 (``psp_ffhq_encode.pt`` key names / shapes),
+§10.2 item 6.
 With the default arguments, ``StyleEncoder().state_dict()`` has exactly the 621 keys (``num_batches_tracked``
 buffers included) of the ``encoder.*`` part of ``psp_ffhq_encode.pt`` with the ``encoder.`` prefix stripped, so
 that part loads with ``strict=True``. ``latent_avg`` is *not* part of this module: :meth:`StyleEncoder.forward`
@@ -60,7 +61,7 @@ class SEModule(nn.Module):
 
 
 class BottleneckIRSE(nn.Module):
-    """IR-SE unit (§7.4): out = res_layer(x) + shortcut(x); [B,c,H,W] -> [B,d,H/s,W/s].
+    """IR-SE unit (docs/official-implementation.md §7.4): out = res_layer(x) + shortcut(x); [B,c,H,W] -> [B,d,H/s,W/s].
 
     res_layer = BN(c), Conv3x3(c->d), PReLU(d), Conv3x3(d->d, stride s), BN(d), SE(d); convs have no bias and
     the stride sits in the second conv. shortcut = MaxPool2d(1, s) if c == d else Conv1x1(c->d, stride s) + BN(d).
@@ -87,7 +88,7 @@ class BottleneckIRSE(nn.Module):
 
 
 class GradualStyleBlock(nn.Module):
-    """pSp style head (§3.1): [B,in_c,S,S] -> [B,out_c].
+    """pSp style head (docs/official-implementation.md §3.1): [B,in_c,S,S] -> [B,out_c].
 
     log2(S) stages of Conv2d(3x3, stride 2, padding 1, bias) + LeakyReLU(0.01) (``convs.{2m}`` / ``convs.{2m+1}``),
     ending at 1x1, then ``linear`` = EqualLinear(out_c, out_c) (lr_mul 1, no activation).
@@ -114,6 +115,24 @@ def _upsample_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=y.shape[-2:], mode="bilinear", align_corners=True) + y
 
 
+def resolve_style_indices(indices: Iterable[int] | slice | None, n_styles: int) -> list[int]:
+    """The style indices an encoder's ``forward(x, indices)`` computes, in output order (None = all; negative
+    indices count from the end); ``IndexError`` / ``ValueError`` for out-of-range or empty selections."""
+    if indices is None:
+        return list(range(n_styles))
+    if isinstance(indices, slice):
+        return list(range(n_styles)[indices])
+    out = []
+    for i in indices:
+        i = int(i)
+        if not -n_styles <= i < n_styles:
+            raise IndexError(f"style index {i} out of range for n_styles={n_styles}")
+        out.append(i % n_styles)
+    if not out:
+        raise ValueError("indices selects no style")
+    return out
+
+
 class StyleEncoder(nn.Module):
     """pSp GradualStyleEncoder (IR-SE-50); defaults = the official ``psp_ffhq_encode.pt`` encoder.
 
@@ -127,6 +146,8 @@ class StyleEncoder(nn.Module):
     Style i reads c3 (side input_size/16) for i < 3, p2 (input_size/8) for 3 <= i < 7, p1 (input_size/4)
     otherwise (pSp's coarse_ind / middle_ind, clipped to n_styles).
     """
+
+    kind = "psp"
 
     def __init__(self, n_styles: int = 18, style_dim: int = 512, input_size: int = 256,
                  units: Sequence[int] = (3, 4, 14, 3), widths: Sequence[int] = (64, 128, 256, 512)):
@@ -158,21 +179,6 @@ class StyleEncoder(nn.Module):
         self.latlayer1 = nn.Conv2d(widths[2], fpn, 1, 1, 0)
         self.latlayer2 = nn.Conv2d(widths[1], fpn, 1, 1, 0)
 
-    def _resolve(self, indices: Iterable[int] | slice | None) -> list[int]:
-        if indices is None:
-            return list(range(self.n_styles))
-        if isinstance(indices, slice):
-            return list(range(self.n_styles)[indices])
-        out = []
-        for i in indices:
-            i = int(i)
-            if not -self.n_styles <= i < self.n_styles:
-                raise IndexError(f"style index {i} out of range for n_styles={self.n_styles}")
-            out.append(i % self.n_styles)
-        if not out:
-            raise ValueError("indices selects no style")
-        return out
-
     def forward(self, x: torch.Tensor, indices: Iterable[int] | slice | None = None) -> torch.Tensor:
         """Codes of an image batch.
 
@@ -185,7 +191,7 @@ class StyleEncoder(nn.Module):
         Returns:
             [B, len(indices), style_dim], *before* ``latent_avg`` is added (unbounded values).
         """
-        idx = self._resolve(indices)
+        idx = resolve_style_indices(indices, self.n_styles)
         if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=True)
         x = self.input_layer(x.contiguous(memory_format=torch.channels_last))  # oneDNN's fast layout on CPU

@@ -1,0 +1,124 @@
+"""Checkpoints: Accelerate's own state plus the state it does not know about, saved and loaded through its hooks.
+
+``accelerator.save_state(dir)`` writes G, D and the optimizers; :class:`TrainingState`, registered with
+``register_save_state_pre_hook`` / ``register_load_state_pre_hook`` (the diffusers examples' way of saving an EMA
+model), adds in the same call:
+
+- ``ema.safetensors``: the EMA generator (``g.*``), and for a trained encoder its EMA copy (``e.*``), the trained
+  encoder itself (``enc.*``) and ``latent_avg``;
+- ``training_state.json``: the step and the path-length running mean.
+
+:func:`save_checkpoint` writes into ``checkpoint-<step>.tmp`` and renames it when complete, so a kill at any
+moment leaves the newest complete checkpoint usable; :func:`list_checkpoints` sees complete ones only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+STATE_FILE, EMA_FILE, EXPORT_DIR = "training_state.json", "ema.safetensors", "exegan"
+
+
+def _with_prefix(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def _without_prefix(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k.removeprefix(f"{prefix}."): v for k, v in tensors.items() if k.startswith(f"{prefix}.")}
+
+
+class TrainingState:
+    """The EMA copies, the trained encoder, latent_avg, the step and the path-length mean (module docstring).
+
+    ``enc_ema`` / ``enc`` are None when the encoder is a frozen pretrained one (nothing of it changes)."""
+
+    def __init__(self, g_ema: torch.nn.Module, enc_ema: torch.nn.Module | None, enc: torch.nn.Module | None,
+                 latent_avg: torch.Tensor, is_main_process: bool):
+        self.g_ema, self.enc_ema, self.enc = g_ema, enc_ema, enc
+        self.latent_avg = latent_avg
+        self.step = 0
+        self.mean_path_length = torch.zeros((), device=latent_avg.device)
+        self.is_main_process = is_main_process
+
+    def register(self, accelerator) -> None:
+        accelerator.register_save_state_pre_hook(lambda models, weights, out_dir: self.save(Path(out_dir)))
+        accelerator.register_load_state_pre_hook(lambda models, in_dir: self.load(Path(in_dir)))
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = _with_prefix("g", self.g_ema)
+        if self.enc is not None:
+            out |= _with_prefix("e", self.enc_ema) | _with_prefix("enc", self.enc)
+            out["latent_avg"] = self.latent_avg.detach().cpu().contiguous()
+        return out
+
+    def save(self, folder: Path) -> None:
+        if not self.is_main_process:
+            return
+        from safetensors.torch import save_file
+
+        save_file(self.tensors(), str(folder / EMA_FILE))
+        (folder / STATE_FILE).write_text(json.dumps({"step": self.step,
+                                                     "mean_path_length": float(self.mean_path_length)}))
+
+    def load(self, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        device = self.latent_avg.device
+        tensors = load_file(str(folder / EMA_FILE), device=str(device))
+        self.g_ema.load_state_dict(_without_prefix("g", tensors), strict=True)
+        if self.enc is not None:
+            self.enc_ema.load_state_dict(_without_prefix("e", tensors), strict=True)
+            self.enc.load_state_dict(_without_prefix("enc", tensors), strict=True)
+            if "latent_avg" in tensors:
+                self.latent_avg.copy_(tensors["latent_avg"])
+        state = json.loads((folder / STATE_FILE).read_text())
+        self.step = int(state["step"])
+        self.mean_path_length = torch.tensor(float(state["mean_path_length"]), device=device)
+
+
+def list_checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints (``checkpoint-<step>`` holding the training state), oldest first."""
+    found = []
+    for p in Path(output_dir).glob("checkpoint-*"):
+        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+        if m and (p / STATE_FILE).is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> Path | None:
+    """The checkpoint folder to resume from: a path, or ``latest`` (None when there is none yet: start fresh,
+    as the diffusers scripts do)."""
+    if not resume_from_checkpoint:
+        return None
+    if resume_from_checkpoint == "latest":
+        found = list_checkpoints(Path(output_dir))
+        return found[-1][1] if found else None
+    path = Path(resume_from_checkpoint)
+    if not (path / STATE_FILE).is_file():
+        raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE})")
+    return path
+
+
+def save_checkpoint(accelerator, output_dir: Path, step: int, export, total_limit: int | None) -> None:
+    """``accelerator.save_state`` (which runs :class:`TrainingState`'s hook) and ``export(folder)`` (the inference
+    model) into ``checkpoint-<step>.tmp``, renamed once complete; then keep the newest ``total_limit``."""
+    final, tmp = output_dir / f"checkpoint-{step}", output_dir / f"checkpoint-{step}.tmp"
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        export(tmp / EXPORT_DIR)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)  # the checkpoint becomes visible only once complete
+        if total_limit:
+            for _, old in list_checkpoints(output_dir)[:-total_limit]:
+                shutil.rmtree(old)
+    accelerator.wait_for_everyone()
