@@ -8,13 +8,15 @@ model), adds in the same call:
   encoder itself (``enc.*``) and ``latent_avg``;
 - ``training_state.json``: the step and the path-length running mean.
 
-:func:`save_checkpoint` writes into ``checkpoint-<step>.tmp`` and renames it when complete, so a kill at any
-moment leaves the newest complete checkpoint usable; :func:`list_checkpoints` sees complete ones only.
+:func:`save_checkpoint` writes into ``checkpoint-<step>.tmp``, flushes it to disk and renames it when complete,
+so a kill or a power loss at any moment leaves the newest complete checkpoint usable; :func:`list_checkpoints`
+sees complete ones only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -105,9 +107,25 @@ def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> Path 
     return path
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_tree(folder: Path) -> None:
+    """Flush every file below ``folder`` and the folders themselves to disk (so a rename after it survives a power
+    loss, not only a killed process)."""
+    for f in sorted(folder.rglob("*")) + [folder]:
+        _fsync(f)
+
+
 def save_checkpoint(accelerator, output_dir: Path, step: int, export, total_limit: int | None) -> None:
     """``accelerator.save_state`` (which runs :class:`TrainingState`'s hook) and ``export(folder)`` (the inference
-    model) into ``checkpoint-<step>.tmp``, renamed once complete; then keep the newest ``total_limit``."""
+    model) into ``checkpoint-<step>.tmp``, flushed to disk and renamed once complete; then remove the ``.tmp``
+    leftovers of interrupted saves and keep the newest ``total_limit`` checkpoints."""
     final, tmp = output_dir / f"checkpoint-{step}", output_dir / f"checkpoint-{step}.tmp"
     if accelerator.is_main_process and tmp.exists():
         shutil.rmtree(tmp)
@@ -115,9 +133,13 @@ def save_checkpoint(accelerator, output_dir: Path, step: int, export, total_limi
     accelerator.save_state(str(tmp))
     if accelerator.is_main_process:
         export(tmp / EXPORT_DIR)
+        sync_tree(tmp)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)  # the checkpoint becomes visible only once complete
+        _fsync(output_dir)
+        for stale in output_dir.glob("checkpoint-*.tmp"):  # interrupted saves of other steps
+            shutil.rmtree(stale)
         if total_limit:
             for _, old in list_checkpoints(output_dir)[:-total_limit]:
                 shutil.rmtree(old)

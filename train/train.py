@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         return MicroBatch(real, exemplar, mask, m_w, reverse_confidence_mask(m_w, mask), ex_in, id_target,
                           self_exemplar)
 
-    k_micro, t_last, logs = cfg.gradient_accumulation_steps, time.perf_counter(), {}
+    k_micro, t_last = cfg.gradient_accumulation_steps, time.perf_counter()
     for step in range(state.step, cfg.max_train_steps):
         # ---- data: every draw of this step derives from (seed, step, rank)
         torch.manual_seed(hash((cfg.seed, step, rank)) % 2 ** 63)  # z, noise maps, dropout, jitter
@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         # computes the same loss terms (and the logging all-reduces match)
         self_exemplar = np.random.default_rng([cfg.seed, step, 3]).random() < 1 - cfg.tau
         micro = [micro_batch(step, m, self_exemplar) for m in range(k_micro)]
+        logs = {}  # what this step computed (lazy regularisers and reconstruction terms only on their steps)
 
         # ---- D step (Eq. 4): reals vs composited fakes, G frozen; lazy R1 in fp32
         d.requires_grad_(True)
@@ -330,7 +331,6 @@ def main(argv: list[str] | None = None) -> None:
         if trained_encoder:
             average_gradients(enc, accelerator)
         optimizer_step(g_optim)
-        logs = {k: v for k, v in logs.items() if not k.startswith("loss/g_")}  # this step's G terms only
         logs.update({f"loss/g_{k}": v for k, v in totals.items()})
 
         # ---- lazy path-length regularisation (fp32), then the EMA updates
