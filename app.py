@@ -7,7 +7,9 @@ runs; no Gradio needed) and ``exegan/align.py`` (detection, alignment, paste-bac
 page but loads no model (the model loads on first use, or at start-up under ``python app.py``).
 
 Environment: ``EXEGAN_MODEL`` (model folder or Hub repo id; default: the bundled ``assets/default-model``),
-``EXEGAN_MODELS`` (comma-separated presets for the model list), ``EXEGAN_APP_LOCK_MODEL=1`` (no model switching),
+who may switch the shared model (``exegan.demo.model_switch_policy``: nobody by default; ``EXEGAN_MODELS``, a
+comma-separated list of presets visitors may choose from; ``EXEGAN_APP_ALLOW_MODEL_SWITCH=1``, any folder or repo,
+for your own machine; ``EXEGAN_APP_LOCK_MODEL=1`` forces nobody),
 ``EXEGAN_DEVICE`` / ``EXEGAN_PRECISION`` (e.g. ``bf16`` on CPUs with AVX-512 bf16), ``EXEGAN_APP_MAX_SIDE``
 (photos are downscaled to this, default 2048), ``EXEGAN_APP_CONCURRENCY`` (parallel inference jobs, default 1),
 and Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.
@@ -159,13 +161,13 @@ def _examples() -> list[list]:
 def build_demo() -> gr.Blocks:
     """The page. Control ranges come from the model when it is already loaded (``main`` loads it first, so the
     API defaults match the model); otherwise generic ones, narrowed when a page loads."""
-    switch = core.model_switch_allowed()
+    policy = core.model_switch_policy()
     model = MANAGER.model
     limit = core.phi_limit(model) if model else MAX_LATENTS
     k = core.default_strength(model) if model else 10
     choices = core.latent_choices(model) if model else []
     info = MANAGER.describe() if model else "Loading the model…"
-    presets = [s.strip() for s in os.environ.get("EXEGAN_MODELS", "").split(",") if s.strip()]
+    presets = core.model_presets()
     with gr.Blocks(title="EXE-GAN face inpainting", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         model_md = gr.Markdown(info, elem_id="model-info")
@@ -250,13 +252,14 @@ def build_demo() -> gr.Blocks:
                 face_preview = gr.Image(label="Detected faces", interactive=False, height=240)
                 aligned = gr.Image(label="Aligned face, as the model sees it (last run)", interactive=False,
                                    format="png", height=240)
-        with gr.Accordion("Model", open=False, visible=switch):
-            gr.Markdown("A folder or Hugging Face Hub repo (`org/name`) in exegan's format, or the authors' "
-                        "`EXE_GAN_model_256.pt` + `psp_ffhq_encode.pt`. The switch applies to everyone using this "
-                        "server.")
-            source = gr.Dropdown(choices=presets, value=None, allow_custom_value=True,
-                                 label="Model folder or Hub repo id")
-            with gr.Row():
+        with gr.Accordion("Model", open=False, visible=policy != "off"):
+            gr.Markdown("One of this server's models." if policy == "presets" else
+                        "A folder or Hugging Face Hub repo (`org/name`) in exegan's format, or the authors' "
+                        "`EXE_GAN_model_256.pt` + `psp_ffhq_encode.pt`.")
+            gr.Markdown("The switch applies to everyone using this server.")
+            source = gr.Dropdown(choices=presets, value=None, allow_custom_value=policy == "any",
+                                 label="Model" if policy == "presets" else "Model folder or Hub repo id")
+            with gr.Row(visible=policy == "any"):
                 exe = gr.Textbox(label="…or the authors' EXE_GAN_model_*.pt (path)")
                 psp = gr.Textbox(label="…and psp_ffhq_encode.pt (path)")
             load_btn = gr.Button("Load model")

@@ -26,11 +26,13 @@ Controls -> pipeline arguments (:func:`pipeline_kwargs`):
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -42,7 +44,8 @@ from . import images as im
 __all__ = ["DemoError", "ModelUnavailable", "Notes", "ModelManager", "InpaintRequest", "Outcome", "FaceSearch",
            "inpaint", "mixing_sweep", "find_faces", "read_photo_and_mask", "read_exemplars", "pipeline_kwargs",
            "phi_limit", "default_strength", "strength_to_phi", "selected_latents", "latent_choices", "random_seed",
-           "strip", "model_switch_allowed"]
+           "strip", "model_switch_allowed", "model_switch_policy", "model_presets",
+           "public_text"]
 
 MAX_SIDE = int(os.environ.get("EXEGAN_APP_MAX_SIDE", "2048"))
 """Photos larger than this on their long side are downscaled (with a notice) before processing."""
@@ -91,9 +94,43 @@ def _sentence(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- the model
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def model_presets() -> list[str]:
+    """The models the operator offers (``EXEGAN_MODELS``: comma-separated folders / Hub repo ids)."""
+    return [s.strip() for s in os.environ.get("EXEGAN_MODELS", "").split(",") if s.strip()]
+
+
+def model_switch_policy() -> str:
+    """Who may switch the one shared model, as the operator set it (safe by default, e.g. on a public Space):
+
+    - ``"off"`` (default, and always with ``EXEGAN_APP_LOCK_MODEL=1``): nobody; the Model panel is hidden and
+      ``/load_model`` refuses;
+    - ``"presets"`` (``EXEGAN_MODELS`` set): visitors choose among the operator's presets only;
+    - ``"any"`` (``EXEGAN_APP_ALLOW_MODEL_SWITCH=1``, for a demo on your own machine): any folder, Hub repo or
+      pair of the authors' files the server can read.
+    """
+    if _env_flag("EXEGAN_APP_LOCK_MODEL"):
+        return "off"
+    if _env_flag("EXEGAN_APP_ALLOW_MODEL_SWITCH"):
+        return "any"
+    return "presets" if model_presets() else "off"
+
+
 def model_switch_allowed() -> bool:
-    """``EXEGAN_APP_LOCK_MODEL=1`` (e.g. on a public Space) hides the model switch and refuses it via the API."""
-    return os.environ.get("EXEGAN_APP_LOCK_MODEL", "").strip().lower() not in ("1", "true", "yes")
+    """Whether the Model panel and ``/load_model`` are offered (:func:`model_switch_policy` is not ``"off"``)."""
+    return model_switch_policy() != "off"
+
+
+_PATH = re.compile(r"(?<![\w.~-])~?(?:[\\/][^\s\\/'\"`:,;()]+)+[\\/]?")  # absolute path, not "org/name"
+
+
+def public_text(text: str) -> str:
+    """``text`` with every absolute server path reduced to its last part (``/srv/models/tiny`` -> ``tiny``), for
+    messages shown to visitors."""
+    return _PATH.sub(lambda m: Path(m.group(0).rstrip("/\\")).name or "/", text)
 
 
 class ModelManager:
@@ -134,7 +171,7 @@ class ModelManager:
             raise ModelUnavailable(self._unavailable()) from None
 
     def _unavailable(self) -> str:
-        text = f"No model is loaded: {self.error.rstrip('.')}."
+        text = public_text(f"No model is loaded: {self.error.rstrip('.')}.")
         if "EXEGAN_MODEL" not in text:
             text += " Set EXEGAN_MODEL to a model folder or Hub repo id and restart."
         return text + (" You can also load one in the Model panel below." if model_switch_allowed() else "")
@@ -146,9 +183,14 @@ class ModelManager:
         model then stays."""
         from .pipeline import ExeGAN
 
-        if not model_switch_allowed():
-            raise DemoError("Switching models is disabled on this server (EXEGAN_APP_LOCK_MODEL).")
+        policy = model_switch_policy()
+        if policy == "off":
+            raise DemoError("Switching models is disabled on this server (the operator enables it with "
+                            "EXEGAN_MODELS or EXEGAN_APP_ALLOW_MODEL_SWITCH).")
         source, exe, psp = (s.strip() if isinstance(s, str) and s.strip() else None for s in (source, exe, psp))
+        if policy == "presets" and (exe or psp or source not in model_presets()):
+            raise DemoError("This server offers only its listed models: " + ", ".join(
+                public_text(p) for p in model_presets()) + ".")
         if not (source or exe or psp):
             raise DemoError("Give a model folder or Hugging Face Hub repo id (org/name), or both of the authors' "
                             "files.")
@@ -158,7 +200,7 @@ class ModelManager:
             model = (ExeGAN.from_official(exe, psp, **self.model_kwargs) if exe
                      else ExeGAN.load(source, **self.model_kwargs))
         except (FileNotFoundError, ValueError, OSError, RuntimeError) as err:
-            raise DemoError(_sentence(f"Could not load the model: {err}")) from None
+            raise DemoError(_sentence(public_text(f"Could not load the model: {err}"))) from None
         with self.lock:
             self.model, self.error = model, None
             self.source = f"{exe} + {psp}" if exe else source
@@ -173,7 +215,8 @@ class ModelManager:
         c = m.config
         phi = m.resolve_phi(None)
         text = (f"**Model:** {c.name} · **resolution** {m.size}×{m.size} · **licence:** {c.license}  \n"
-                f"source: `{self.source or _default_source_text()}`" + (f" ({c.source})" if c.source else ""))
+                f"source: `{public_text(self.source or _default_source_text())}`"
+                + (f" ({public_text(c.source)})" if c.source else ""))
         if phi:
             text += f" · {m.n_latent} latents; official exemplar-driven latents {phi[0]}–{phi[-1]}"
         return text

@@ -58,8 +58,11 @@ def import_app():
 
 
 @contextlib.contextmanager
-def running_app(work: Path, load_first: bool = True):
-    """The demo (app.py) with a tiny model, launched in this process on 127.0.0.1; yields (demo, app module)."""
+def running_app(work: Path, load_first: bool = True, allow_switch: bool = True):
+    """The demo (app.py) with a tiny model, launched in this process on 127.0.0.1; yields (demo, app module).
+    ``allow_switch``: the operator's opt-in to model switching (``EXEGAN_APP_ALLOW_MODEL_SWITCH=1``)."""
+    before = os.environ.get("EXEGAN_APP_ALLOW_MODEL_SWITCH")
+    os.environ["EXEGAN_APP_ALLOW_MODEL_SWITCH"] = "1" if allow_switch else "0"
     app = import_app()
     from exegan.demo import ModelManager
 
@@ -76,6 +79,10 @@ def running_app(work: Path, load_first: bool = True):
     finally:
         demo.close()
         app.MANAGER = saved
+        if before is None:
+            del os.environ["EXEGAN_APP_ALLOW_MODEL_SWITCH"]
+        else:
+            os.environ["EXEGAN_APP_ALLOW_MODEL_SWITCH"] = before
 
 
 @pytest.fixture(scope="module")

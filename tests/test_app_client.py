@@ -132,6 +132,7 @@ def test_small_endpoints(server):
     assert isinstance(seed, (int, float)) and 0 <= seed < 2 ** 31
     info, strength, latents, crossover = client.predict(api_name="/model_info")
     assert "tiny-test" in info and "32×32" in info and "licence" in info
+    assert str(work) not in info  # no server path reaches a visitor
     faces, preview, msg = client.predict(photo=editor_payload(EX / "two_faces.png"), api_name="/detect_faces")
     if "not available" not in msg:
         assert "2 faces" in msg and len(faces["choices"]) == 2 and Image.open(preview).size == (480, 300)

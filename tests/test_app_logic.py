@@ -294,12 +294,15 @@ def test_style_mixing_and_sweep(manager):
 
 def test_model_manager_load_describe_and_lock(tmp_path, monkeypatch):
     make_tiny().save_pretrained(tmp_path / "tiny")
+    monkeypatch.setenv("EXEGAN_APP_ALLOW_MODEL_SWITCH", "1")  # the operator's opt-in
     m = demo.ModelManager(source=str(tmp_path / "missing"))
     assert m.load(str(tmp_path / "tiny")).size == 32
     info = m.describe()
     assert "tiny-test" in info and "32×32" in info and "licence:** test" in info
-    with pytest.raises(DemoError, match="Could not load"):
+    assert str(tmp_path) not in info and "`tiny`" in info  # the folder's name, never the server path
+    with pytest.raises(DemoError, match="Could not load") as err:
         m.load(str(tmp_path / "nothing-here"))
+    assert str(tmp_path) not in str(err.value) and "nothing-here" in str(err.value)
     with pytest.raises(DemoError, match="both files"):
         m.load(None, "a.pt", None)
     with pytest.raises(DemoError, match="Give a model"):
@@ -310,6 +313,39 @@ def test_model_manager_load_describe_and_lock(tmp_path, monkeypatch):
         m.load(str(tmp_path / "tiny"))
     monkeypatch.setenv("EXEGAN_MODEL", str(tmp_path / "tiny"))
     assert demo.ModelManager().get().size == 32  # default source: $EXEGAN_MODEL
+
+
+def test_model_switching_is_off_unless_the_operator_allows_it(tmp_path, monkeypatch):
+    make_tiny().save_pretrained(tmp_path / "tiny")
+    make_tiny(seed=1).save_pretrained(tmp_path / "other")
+    for name in ("EXEGAN_APP_ALLOW_MODEL_SWITCH", "EXEGAN_APP_LOCK_MODEL", "EXEGAN_MODELS"):
+        monkeypatch.delenv(name, raising=False)
+    m = demo.ModelManager(source=str(tmp_path / "tiny"))
+    assert demo.model_switch_policy() == "off" and not demo.model_switch_allowed()
+    for args in [(str(tmp_path / "other"),), ("org/some-repo",), (None, "/etc/a.pt", "/etc/b.pt")]:
+        with pytest.raises(DemoError, match="disabled") as err:
+            m.load(*args)
+        assert str(tmp_path) not in str(err.value)
+    # presets: only the operator's list, never the authors' .pt paths or anything typed in
+    monkeypatch.setenv("EXEGAN_MODELS", f"{tmp_path / 'other'}, org/listed")
+    assert demo.model_switch_policy() == "presets"
+    assert m.load(str(tmp_path / "other")).size == 32
+    for args in [(str(tmp_path / "tiny"),), (None, "a.pt", "b.pt")]:
+        with pytest.raises(DemoError, match="only its listed models: other, org/listed") as err:
+            m.load(*args)
+        assert str(tmp_path) not in str(err.value)
+    monkeypatch.setenv("EXEGAN_APP_ALLOW_MODEL_SWITCH", "1")
+    assert demo.model_switch_policy() == "any" and m.load(str(tmp_path / "tiny")).size == 32
+    monkeypatch.setenv("EXEGAN_APP_LOCK_MODEL", "1")  # the lock wins over everything
+    assert demo.model_switch_policy() == "off"
+
+
+def test_public_text_hides_server_paths_only():
+    assert demo.public_text("/srv/models/tiny has no config.json") == "tiny has no config.json"
+    assert demo.public_text("source: `~/exegan/assets/default-model/`") == "source: `default-model`"
+    assert demo.public_text("(/x/y/z.pt)") == "(z.pt)"
+    for keep in ("org/name", "a 1/2 ratio", "60% free-form", "no path here"):
+        assert demo.public_text(keep) == keep
 
 
 # ----------------------------------------------------------------------------------------------- alignment
@@ -413,8 +449,10 @@ def test_handlers_return_the_components_values(app):
     assert len(gallery) == 5 and strip.size == (5 * round(64 * 256 / 48) + 8, 256) and "sweep of 5" in status
 
 
-def test_user_errors_become_one_gradio_error_without_stray_quotes(app, tmp_path):
+def test_user_errors_become_one_gradio_error_without_stray_quotes(app, tmp_path, monkeypatch):
     import gradio as gr
+
+    monkeypatch.setenv("EXEGAN_APP_ALLOW_MODEL_SWITCH", "1")
 
     ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
     with pytest.raises(gr.Error) as err:
@@ -432,8 +470,10 @@ def test_user_errors_become_one_gradio_error_without_stray_quotes(app, tmp_path)
     assert err.value.message.startswith("No model is loaded")
 
 
-def test_model_panel_and_control_updates(app, tmp_path):
+def test_model_panel_and_control_updates(app, tmp_path, monkeypatch):
     import gradio as gr
+
+    monkeypatch.setenv("EXEGAN_APP_ALLOW_MODEL_SWITCH", "1")
 
     none = demo.ModelManager(source=str(tmp_path / "missing"))
     info, *updates = app.control_updates(none)
