@@ -37,9 +37,11 @@ class MethodSpec:
 
 @dataclass
 class Job:
-    """One completion to make: test image ``name`` with mask bucket ``mask`` and seed ``seed``.
+    """One completion to make: test image ``name`` with mask bucket ``mask``.
 
-    image, exemplar: uint8 ``[S, S, 3]`` RGB; hole: bool ``[S, S]`` (True = to fill).
+    seed: the sampling seed of this completion (``eval.run.job_seed``); run_seed: the run seed it belongs to (the
+    ``seed<run_seed>`` folder of the output layout; None = ``seed``). image, exemplar: uint8 ``[S, S, 3]`` RGB;
+    hole: bool ``[S, S]`` (True = to fill).
     """
 
     name: str
@@ -48,6 +50,11 @@ class Job:
     image: np.ndarray
     hole: np.ndarray
     exemplar: np.ndarray
+    run_seed: int | None = None
+
+    @property
+    def folder_seed(self) -> int:
+        return self.seed if self.run_seed is None else self.run_seed
 
 
 @dataclass
@@ -88,7 +95,7 @@ class _Folder(Method):
         from PIL import Image
 
         root = Path(self.spec.arg)
-        for base in (root / job.mask / f"seed{job.seed}", root / job.mask):
+        for base in (root / job.mask / f"seed{job.folder_seed}", root / job.mask):
             for ext in (".png", ".jpg", ".jpeg"):
                 path = base / f"{job.name}{ext}"
                 if path.is_file():
@@ -97,8 +104,8 @@ class _Folder(Method):
                         raise ValueError(f"{path}: {out.shape[1]}x{out.shape[0]} but the test images are "
                                          f"{job.image.shape[1]}x{job.image.shape[0]}")
                     return out
-        raise FileNotFoundError(f"no completion for {job.name} (mask {job.mask}, seed {job.seed}) under {root}: "
-                                f"expected {root}/{job.mask}/seed{job.seed}/{job.name}.png or "
+        raise FileNotFoundError(f"no completion for {job.name} (mask {job.mask}, seed {job.folder_seed}) under "
+                                f"{root}: expected {root}/{job.mask}/seed{job.folder_seed}/{job.name}.png or "
                                 f"{root}/{job.mask}/{job.name}.png")
 
 

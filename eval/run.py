@@ -115,7 +115,8 @@ def generate(method: Method, proto: Protocol, seeds: list[int], out: Path, dist:
         for mask, seed, i in batch:
             image, exemplar = load_uint8(proto.gt[i]), load_uint8(proto.exemplars[i])
             hole = load_mask(proto.masks[mask][i])
-            result = method.complete(Job(proto.gt[i].stem, mask, job_seed(seed, mask, i), image, hole, exemplar))
+            result = method.complete(Job(proto.gt[i].stem, mask, job_seed(seed, mask, i), image, hole, exemplar,
+                                         run_seed=seed))
             result = np.where(hole[..., None], np.asarray(result, np.uint8), image)  # known pixels = ground truth
             path = output_path(out, label, mask, seed, proto.gt[i].stem)
             path.parent.mkdir(parents=True, exist_ok=True)

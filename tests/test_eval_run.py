@@ -118,6 +118,27 @@ def test_outputs_are_composites_and_deterministic_methods_are_cached(run):
         assert by[("exegan", "center")]["lpips_diversity"]["mean"] > 0
 
 
+def test_a_runs_outputs_feed_a_second_run_as_a_folder_method(run, assets):
+    out1, res1 = run
+    out3 = assets["root"] / "run3"  # the documented layout outputs/<method>/<mask>/seed<seed>/<stem>.png, fed back
+    main(_common(assets, out3) + ["--method", f"folder={out1 / 'outputs' / 'exegan'}", "--seeds", "0,1",
+                                  "--size", "32", "--no-fid", "--identity", "none"])
+    res3 = json.loads((out3 / "results.json").read_text())
+    label = res3["results"][0]["method"]
+    for mask in ("center", "10-20"):
+        for seed in (0, 1):  # seed 1 differs from seed 0 for EXE-GAN: the right seed folder was read
+            for name in res1["files"]["names"]:
+                path = res1["files"]["outputs"].format(method="exegan", mask=mask, seed=seed, name=name)
+                again = res3["files"]["outputs"].format(method=label, mask=mask, seed=seed, name=name)
+                assert (out3 / again).read_bytes() == (out1 / path).read_bytes() or np.array_equal(
+                    np.asarray(Image.open(out3 / again)), np.asarray(Image.open(out1 / path)))
+    by1 = {(e["method"], e["mask"]): e["metrics"] for e in res1["results"]}
+    by3 = {e["mask"]: e["metrics"] for e in res3["results"]}
+    for mask in ("center", "10-20"):
+        for key in ("mae", "psnr", "ssim"):  # same pixels, same numbers
+            assert by3[mask][key]["per_seed"] == pytest.approx(by1[("exegan", mask)][key]["per_seed"])
+
+
 def test_masks_are_identical_across_methods_and_runs(run, assets):
     out1, res1 = run
     for mask in ("center", "10-20"):
