@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             groups = 1 if args.mix is not None else len(args.exemplar)
             names = [f"{stem}_e{e}_s{s}.png" for e in range(groups) for s in range(args.n)]
-    except (ValueError, FileNotFoundError, TypeError) as err:
+    except (ValueError, FileNotFoundError, TypeError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for img, name in zip(results, names):

@@ -241,6 +241,35 @@ def default_model_source() -> str:
                             f"explicitly (the bundled default model {BUNDLED_MODEL_DIR} is missing)")
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def check_weight_shapes(config: ModelConfig, weights: Path) -> None:
+    """Build the networks ``config`` describes on the ``meta`` device (no memory) and compare every parameter and
+    buffer shape with the safetensors header of ``weights``; raise ``ValueError`` naming the first mismatch."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            header = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as err:
+        raise ValueError(f"{weights}: unreadable safetensors file ({err})") from None
+    with torch.device("meta"):
+        generator, style_encoder = build_networks(config)
+    expected = {f"generator.{k}": tuple(v.shape) for k, v in generator.state_dict().items()}
+    expected |= {f"style_encoder.{k}": tuple(v.shape) for k, v in style_encoder.state_dict().items()}
+    expected["latent_avg"] = (config.style_encoder.n_styles, config.style_encoder.style_dim)
+    for key, shape in expected.items():
+        if key not in header:
+            raise ValueError(f"{weights}: missing tensor '{key}' that config.json's architecture needs")
+        if header[key] != shape:
+            raise ValueError(f"{weights}: tensor '{key}' has shape {list(header[key])}, config.json's architecture "
+                             f"needs {list(shape)}")
+    extra = sorted(set(header) - set(expected))
+    if extra:
+        raise ValueError(f"{weights}: unexpected tensor '{extra[0]}' (not part of config.json's architecture)")
+
+
 def load_model(name_or_path: str | os.PathLike, revision: str | None = None
                ) -> tuple[ModelConfig, Generator, StyleEncoder, torch.Tensor]:
     """Load our format from a folder or Hub repo; weights are strict-loaded and cast to float32."""
@@ -248,10 +277,14 @@ def load_model(name_or_path: str | os.PathLike, revision: str | None = None
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder} has no {name}: not an exegan model folder")
+    if (folder / CONFIG_NAME).stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{folder / CONFIG_NAME}: larger than {MAX_CONFIG_BYTES} bytes, not a model config")
     try:
         config = ModelConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
-    except (json.JSONDecodeError, TypeError) as err:
-        raise ValueError(f"{folder / CONFIG_NAME}: invalid model config ({err})") from None
+    except (json.JSONDecodeError, TypeError, ValueError, RecursionError, UnicodeDecodeError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise ValueError(f"{folder / CONFIG_NAME}: invalid model config ({reason})") from None
+    check_weight_shapes(config, folder / WEIGHTS_NAME)  # before anything of the config's size is allocated
     try:
         tensors = load_file(str(folder / WEIGHTS_NAME))
     except Exception as err:

@@ -24,6 +24,33 @@ def field_help(f: dataclasses.Field) -> str:
     return f.metadata.get("help", "")
 
 
+# ------------------------------------------------------------------------------------------------ validation
+# Bounds on what a config.json may ask for, checked before anything is allocated (the authors' largest model is
+# 1024 px with style_dim 512, 8 mapping layers and 18 codes; these leave room above it).
+MAX_STYLE_DIM, MAX_MLP, MAX_CHANNELS, MAX_STYLES, MAX_UNITS, MAX_TEXT = 2048, 16, 2048, 64, 64, 10_000
+
+
+def _int(owner: str, name: str, value: Any, lo: int, hi: int, *, power_of_two: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{owner}.{name} must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{owner}.{name} must be in [{lo}, {hi}], got {value}")
+    if power_of_two and value & (value - 1):
+        raise ValueError(f"{owner}.{name} must be a power of two, got {value}")
+
+
+def _number(owner: str, name: str, value: Any, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo < value <= hi:
+        raise ValueError(f"{owner}.{name} must be a number in ({lo}, {hi}], got {value!r}")
+
+
+def _ints(owner: str, name: str, value: Any, length: int, lo: int, hi: int) -> None:
+    if not isinstance(value, (tuple, list)) or len(value) != length:
+        raise ValueError(f"{owner}.{name} must be a list of {length} integers, got {value!r}")
+    for i, v in enumerate(value):
+        _int(owner, f"{name}[{i}]", v, lo, hi)
+
+
 @dataclass
 class GeneratorConfig:
     """Arguments of :class:`exegan.nets.Generator`; defaults are the authors' 256 model."""
@@ -35,6 +62,22 @@ class GeneratorConfig:
     max_channels: int = documented(512, "channel cap of the low-resolution layers")
     exemplar_start: int = documented(4, "first exemplar-driven latent (the official phi: latents [4, n_latent))")
     n_exemplar: int | None = documented(None, "exemplar-driven latents; None = n_latent - exemplar_start")
+
+    @property
+    def n_latent(self) -> int:
+        return 2 * self.size.bit_length() - 4  # 2 log2(size) - 2: 14 at 256
+
+    def validate(self) -> "GeneratorConfig":
+        """Raise ``ValueError`` naming the first field out of its type or range (nothing is allocated)."""
+        _int("generator", "size", self.size, 32, 1024, power_of_two=True)
+        _int("generator", "style_dim", self.style_dim, 1, MAX_STYLE_DIM)
+        _int("generator", "n_mlp", self.n_mlp, 1, MAX_MLP)
+        _number("generator", "channel_multiplier", self.channel_multiplier, 0, 8)
+        _int("generator", "max_channels", self.max_channels, 1, MAX_CHANNELS)
+        _int("generator", "exemplar_start", self.exemplar_start, 0, self.n_latent)
+        if self.n_exemplar is not None:
+            _int("generator", "n_exemplar", self.n_exemplar, 0, self.n_latent - self.exemplar_start)
+        return self
 
 
 @dataclass
@@ -49,6 +92,18 @@ class StyleEncoderConfig:
     input_size: int = documented(256, "psp: side the exemplar is resized to (a power of two >= 32)")
     units: tuple[int, ...] = documented((3, 4, 14, 3), "psp: IR-SE units in each of the four groups")
     widths: tuple[int, ...] = documented((64, 128, 256, 512), "psp: channels of each group")
+
+    def validate(self) -> "StyleEncoderConfig":
+        """Raise ``ValueError`` naming the first field out of its type or range (nothing is allocated)."""
+        if self.kind not in ("psp", "sface"):
+            raise ValueError(f"style_encoder.kind must be 'psp' or 'sface', got {self.kind!r}")
+        _int("style_encoder", "n_styles", self.n_styles, 1, MAX_STYLES)
+        _int("style_encoder", "style_dim", self.style_dim, 1, MAX_STYLE_DIM)
+        if self.kind == "psp":
+            _int("style_encoder", "input_size", self.input_size, 32, 1024, power_of_two=True)
+            _ints("style_encoder", "units", self.units, 4, 1, MAX_UNITS)
+            _ints("style_encoder", "widths", self.widths, 4, 1, MAX_CHANNELS)
+        return self
 
 
 @dataclass
@@ -67,16 +122,34 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise ValueError(f"a model config must be a JSON object, got {type(d).__name__}")
         d = dict(d)
-        if d.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+        version = d.get("format_version", FORMAT_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError(f"format_version must be an integer, got {version!r}")
+        if version > FORMAT_VERSION:
             raise ValueError(f"config format_version {d['format_version']} is newer than this exegan "
                              f"understands ({FORMAT_VERSION}); upgrade exegan")
-        enc = dict(d.pop("style_encoder", {}))
-        for key in ("units", "widths"):
-            if key in enc:
-                enc[key] = tuple(enc[key])
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known - {"generator"}
+        enc = d.pop("style_encoder", {})
+        if isinstance(enc, dict):
+            enc = {k: tuple(v) if k in ("units", "widths") and isinstance(v, list) else v for k, v in enc.items()}
+        gen = d.pop("generator", {})
+        for part, fields, value in (("generator", GeneratorConfig, gen), ("style_encoder", StyleEncoderConfig, enc)):
+            if not isinstance(value, dict):
+                raise ValueError(f"{part} must be an object, got {type(value).__name__}")
+            unknown = set(value) - {f.name for f in dataclasses.fields(fields)}
+            if unknown:
+                raise ValueError(f"unknown {part} fields: {sorted(unknown)}")
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown config fields: {sorted(unknown)}")
-        return cls(generator=GeneratorConfig(**d.pop("generator", {})), style_encoder=StyleEncoderConfig(**enc), **d)
+        for key in ("name", "license", "source"):
+            if key in d and (not isinstance(d[key], str) or len(d[key]) > MAX_TEXT):
+                raise ValueError(f"{key} must be a string of at most {MAX_TEXT} characters")
+        config = cls(generator=GeneratorConfig(**gen).validate(), style_encoder=StyleEncoderConfig(**enc).validate(),
+                     **d)
+        if config.style_encoder.style_dim != config.generator.style_dim:
+            raise ValueError(f"style_encoder.style_dim ({config.style_encoder.style_dim}) must equal "
+                             f"generator.style_dim ({config.generator.style_dim})")
+        return config

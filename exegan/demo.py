@@ -696,6 +696,8 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
             raise
         except ValueError as err:  # the model refuses an input
             raise DemoError(_sentence(str(err))) from None
+        except FloatingPointError as err:  # the model, not the input, is at fault
+            raise DemoError(_sentence(public_text(str(err)))) from None
     _report(progress, 0.95, "Done")
     return Outcome(list(images), [], photo, hole, notes, aligned_view, time.perf_counter() - t0)
 

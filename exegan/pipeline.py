@@ -46,6 +46,18 @@ def channels_last_weights(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
+MAX_RESULTS = 256  # results per inpaint call (exemplars x n_samples): a bound on memory a caller can ask for
+MAX_EXEMPLARS = 64  # exemplars per call
+
+
+def _check_sampling(truncation: float, style_mixing_prob: float = 0.5) -> None:
+    """Refuse sampling arguments that would silently produce NaN or meaningless results."""
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not np.isfinite(truncation):
+        raise ValueError(f"truncation must be a finite number, got {truncation!r}")
+    if not 0 <= style_mixing_prob <= 1:
+        raise ValueError(f"style_mixing_prob must be in [0, 1], got {style_mixing_prob!r}")
+
+
 class ExeGAN:
     """Exemplar-guided face inpainting with a loaded EXE-GAN model.
 
@@ -239,6 +251,9 @@ class ExeGAN:
                 noise = [t[s_idx].to(dev) for t in rnd["noise"]]
                 outs.append(g.synthesize(c, feats, w, noise).float())
         pred = torch.cat(outs)
+        if not torch.isfinite(pred).all():
+            raise FloatingPointError(f"the model '{self.config.name}' produced NaN or infinite values: its weights "
+                                     "are corrupt or it overflowed at this precision (try precision='fp32')")
         return torch.where(mask > 0.5, pred, x)
 
     # -------------------------------------------------------------------------------------------- public
@@ -262,13 +277,19 @@ class ExeGAN:
 
         Returns ``len(exemplars) * n_samples`` results, exemplar-major (``n_samples`` when ``mix`` is set).
         """
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
         if output_type not in ("pil", "pt", "np"):
             raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
+        _check_sampling(truncation, style_mixing_prob)
         exemplars = list(exemplars) if isinstance(exemplars, (list, tuple)) else [exemplars]
         if not exemplars:
             raise ValueError("at least one exemplar image is needed")
+        if len(exemplars) > MAX_EXEMPLARS:
+            raise ValueError(f"at most {MAX_EXEMPLARS} exemplars per call, got {len(exemplars)}")
+        if n_samples * (1 if mix is not None else len(exemplars)) > MAX_RESULTS:
+            raise ValueError(f"one call makes at most {MAX_RESULTS} results (exemplars x n_samples), asked for "
+                             f"{n_samples * (1 if mix is not None else len(exemplars))}")
         if mix is not None and len(exemplars) != 2:
             raise ValueError(f"style mixing (mix=...) needs exactly two exemplars, got {len(exemplars)}")
         phi_idx = self.resolve_phi(phi)
@@ -292,6 +313,7 @@ class ExeGAN:
         """Every crossover point of two-exemplar style mixing (paper Fig. 9): len(phi) + 1 results, result k
         taking its first k exemplar-driven latents from a and the rest from b (0 = pure b, last = pure a).
         One set of random draws is shared, so the strip varies only with the crossover."""
+        _check_sampling(truncation)
         phi_idx = self.resolve_phi(phi)
         photo, hole, x, m, fit_info = self._prepare_input(image, mask, fit)
         k = len(phi_idx) + 1

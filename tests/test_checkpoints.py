@@ -134,15 +134,53 @@ def test_broken_model_folders_give_clear_errors(tmp_path, tiny):
         load_model(tmp_path / "m")
     tiny.save_pretrained(tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    cfg["generator"]["style_dim"] = 32
+    cfg["generator"]["max_channels"] = 64
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(RuntimeError, match="size mismatch"):
+    with pytest.raises(ValueError, match=r"tensor 'generator\..*' has shape .* architecture needs"):
         load_model(tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text('{"bogus": 1}')
     with pytest.raises(ValueError, match="unknown config fields"):
         load_model(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="not a model folder"):
         load_model(tmp_path / "nowhere" / "deeper")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["generator"].update(style_dim=30000), r"generator\.style_dim must be in \[1, 2048\]"),
+    (lambda c: c["generator"].update(n_mlp=10 ** 6), r"generator\.n_mlp must be in"),
+    (lambda c: c["style_encoder"].update(n_styles=10 ** 6), r"style_encoder\.n_styles must be in"),
+    (lambda c: c["generator"].update(size=0), r"generator\.size must be in \[32, 1024\]"),
+    (lambda c: c["generator"].update(size=48), r"generator\.size must be a power of two"),
+    (lambda c: c["generator"].update(size="64"), r"generator\.size must be an integer"),
+    (lambda c: c["generator"].update(style_dim=0), r"generator\.style_dim must be in"),
+    (lambda c: c["generator"].update(channel_multiplier=float("nan")), r"channel_multiplier must be a number"),
+    (lambda c: c["style_encoder"].update(units=[1, 1]), r"style_encoder\.units must be a list of 4"),
+    (lambda c: c["style_encoder"].update(kind="other"), r"style_encoder\.kind must be"),
+    (lambda c: c["style_encoder"].update(style_dim=8), r"must equal generator\.style_dim"),
+    (lambda c: c["generator"].update(extra=1), r"unknown generator fields: \['extra'\]"),
+    (lambda c: c.update(generator=[1]), r"generator must be an object"),
+    (lambda c: c.update(name=None), r"name must be a string"),
+    # within the bounds, but not what the weights hold: refused from the header, before allocating anything
+    (lambda c: (c["generator"].update(style_dim=2048, n_mlp=16), c["style_encoder"].update(style_dim=2048)),
+     r"has shape .* architecture needs"),
+])
+def test_config_json_is_validated_before_anything_is_built(tmp_path, tiny, edit, message):
+    tiny.save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    edit(cfg)
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=message):
+        load_model(tmp_path / "m")
+
+
+def test_deeply_nested_or_huge_config_json_is_refused(tmp_path, tiny):
+    tiny.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="config.json: invalid model config"):
+        load_model(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(" " * (2 << 20) + "{}")
+    with pytest.raises(ValueError, match="larger than"):
+        load_model(tmp_path / "m")
 
 
 def test_hub_repo_offline_reads_the_cache_and_fails_fast_without_it(tmp_path, tiny, monkeypatch):

@@ -188,11 +188,29 @@ def test_inputs_of_any_mode(tiny):
     (dict(output_type="jpeg"), "output_type"),
     (dict(mask=np.zeros((3, 32, 32, 2))), "mask"),
     (dict(image=np.full((32, 32, 3), np.nan)), "NaN"),
+    (dict(truncation=float("nan")), "truncation must be a finite number"),
+    (dict(truncation=float("inf")), "truncation must be a finite number"),
+    (dict(style_mixing_prob=2.0), "style_mixing_prob"),
+    (dict(n_samples=10 ** 6), "at most 256 results"),
+    (dict(n_samples=2.5), "n_samples must be an integer"),
+    (dict(exemplars=[EX_A] * 65), "at most 64 exemplars"),
 ])
 def test_bad_input_gives_a_clear_error(tiny, kwargs, match):
     args = dict(image=IMG, mask=MASK, exemplars=EX_A) | kwargs
     with pytest.raises(ValueError, match=match):
         tiny.inpaint(args.pop("image"), args.pop("mask"), args.pop("exemplars"), **args)
+    if "truncation" in kwargs:
+        with pytest.raises(ValueError, match=match):
+            tiny.mixing_sweep(IMG, MASK, EX_A, EX_A, truncation=kwargs["truncation"])
+
+
+def test_non_finite_weights_are_reported_as_a_model_problem():
+    broken = make_tiny()
+    with torch.no_grad():
+        broken.generator.final_transfer.bias.fill_(float("nan"))
+    for output_type in ("pt", "np"):  # never NaN handed back silently, never blamed on the image
+        with pytest.raises(FloatingPointError, match="model 'tiny-test' produced NaN"):
+            broken.inpaint(IMG, MASK, EX_A, n_samples=1, seed=0, output_type=output_type)
 
 
 def test_bf16_precision_close_to_fp32():
