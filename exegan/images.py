@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from typing import IO, Literal, Union
@@ -32,10 +33,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-__all__ = ["MAX_PIXELS", "Fit", "load_image", "load_mask", "plan_fit", "fit_square", "fit_square_mask", "paste_back",
+__all__ = ["MAX_PIXELS", "MAX_FILE_BYTES", "FORMATS", "Fit", "load_image", "load_mask", "plan_fit", "fit_square", "fit_square_mask", "paste_back",
            "image_to_tensor", "tensor_to_image", "mask_to_tensor"]
 
 MAX_PIXELS = 64_000_000
+MAX_FILE_BYTES = 256 * 2 ** 20
+"""Image files larger than this are refused before they are read (64 MP PNGs are well below it)."""
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG includes multi-picture (MPO) phone files
+"""The decoders an image may use: the common raster formats. Others Pillow knows (EPS would start Ghostscript,
+and more) are refused."""
 """Default pixel limit (decompression-bomb guard); ``max_pixels=None`` in the functions below means this value."""
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray, torch.Tensor]
@@ -60,22 +66,26 @@ def _open(src: ImageSource, max_pixels: int | None) -> Image.Image:
     else:
         if isinstance(src, (str, os.PathLike)):
             name = os.fspath(src)
-            with open(src, "rb") as f:  # a missing file stays FileNotFoundError
-                data = f.read()
+            if not stat.S_ISREG(os.stat(src).st_mode):  # a FIFO or device would block or never end
+                raise ValueError(f"{name}: not a regular file")  # (a missing file stays FileNotFoundError)
+            with open(src, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
         elif isinstance(src, (bytes, bytearray, memoryview)):
             name, data = "image data", bytes(src)
         elif hasattr(src, "read"):
-            name, data = "image stream", src.read()
+            name, data = "image stream", src.read(MAX_FILE_BYTES + 1)
             if not isinstance(data, (bytes, bytearray)):
                 raise ValueError("file-like image source must be opened in binary mode")
         else:
             raise TypeError(f"unsupported image source type: {type(src).__name__}")
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"{name}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB, refused")
         if len(data) == 0:
             raise ValueError(f"{name}: empty file (0 bytes)")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(io.BytesIO(data))
+                im = Image.open(io.BytesIO(data), formats=FORMATS)
         except Image.DecompressionBombError as exc:
             raise ValueError(f"{name}: image too large ({exc})") from None
         except Exception as exc:  # UnidentifiedImageError and friends

@@ -4,6 +4,7 @@ the ValueErrors for bad inputs. Expected values are derived from the documented 
 from __future__ import annotations
 
 import io
+import os
 import warnings
 
 import numpy as np
@@ -383,6 +384,24 @@ def test_bad_files_give_clear_value_errors(tmp_path, fn):
         fn(tmp_path / "empty.png")
     with pytest.raises(ValueError, match="binary mode"):
         fn(io.StringIO("text"))
+
+
+@pytest.mark.parametrize("fn", [I.load_image, I.load_mask])
+def test_only_regular_files_of_the_supported_formats_are_decoded(tmp_path, monkeypatch, fn):
+    os.mkfifo(tmp_path / "pipe.png")  # opening it for reading would block forever without the check
+    os.symlink("/dev/zero", tmp_path / "zero.png")  # reading it whole would never end
+    for name in ("pipe.png", "zero.png"):
+        with pytest.raises(ValueError, match="not a regular file"):
+            fn(tmp_path / name)
+    img = Image.new("RGB", (8, 8), (10, 20, 30))
+    for fmt in ("PCX", "TGA", "PPM"):  # formats Pillow decodes, but not ones the project supports
+        with pytest.raises(ValueError, match="not a recognised image"):
+            fn(_encode(img, fmt))
+    for fmt in ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF"):
+        assert fn(_encode(img.convert("P") if fmt == "GIF" else img, fmt)).size == (8, 8)
+    monkeypatch.setattr(I, "MAX_FILE_BYTES", 100)
+    with pytest.raises(ValueError, match="larger than"):
+        fn(_noise_png())
 
 
 @pytest.mark.parametrize("fn", [I.load_image, I.load_mask])

@@ -1,5 +1,6 @@
 """train/data.py: the image-folder dataset (skipping bad files, determinism) and the offline synthetic faces."""
 
+import os
 import time
 import warnings
 
@@ -185,3 +186,11 @@ def test_synthetic_faces_speed(capsys):
     ds.batch(range(256))
     with capsys.disabled():
         print(f"\n256 synthetic faces in {time.perf_counter() - t:.2f} s")
+
+
+def test_image_files_skip_fifos_and_devices(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    os.mkfifo(tmp_path / "pipe.png")  # reading it would hang the data loader
+    os.symlink("/dev/zero", tmp_path / "zero.png")  # reading it would never end
+    os.symlink(tmp_path / "a.png", tmp_path / "link.png")  # a link to a real image still counts
+    assert [p.name for p in image_files(tmp_path)] == ["a.png", "link.png"]

@@ -31,15 +31,17 @@ def _image_extensions() -> frozenset[str]:
 def image_files(root: str | os.PathLike) -> list[Path]:
     """Every file under ``root`` (recursively, following no symlinked directories) whose extension PIL
     registers for a format (``.png``, ``.jpg``, ``.jpeg``, ``.webp``, ``.bmp``, ``.tif``, ...; case-insensitive),
-    skipping hidden files and folders (names starting with "."), sorted by their path relative to ``root``."""
+    skipping hidden files and folders (names starting with ".") and anything that is not a regular file (FIFOs,
+    devices, links to them), sorted by their path relative to ``root``."""
     root = Path(root)
     exts = _image_extensions()
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in exts:
-                found.append(Path(dirpath) / name)
+            path = Path(dirpath) / name
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in exts and path.is_file():
+                found.append(path)  # regular files only (following a file symlink): no FIFO, device or socket
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
