@@ -20,7 +20,9 @@ import json
 import os
 import pickle
 import re
+import struct
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +82,10 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
         detail = [line for line in str(err).splitlines() if line.strip()]
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({detail[-2] if len(detail) > 1 else err})"
                          ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, AttributeError,
+            AssertionError, UnicodeDecodeError, struct.error, zipfile.BadZipFile, OverflowError, MemoryError) as err:
+        # a malformed file: torch's readers fail in many ways, all of them mean the same to the user
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from None
 
 
 def _expect(obj: Any, key: str, path: Path, what: str) -> Any:
