@@ -214,4 +214,6 @@ def _rel(paths: list[Path], root: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from exegan.errors import run_cli
+
+    raise SystemExit(run_cli(main))

@@ -303,4 +303,6 @@ def requirements(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from exegan.errors import run_cli
+
+    raise SystemExit(run_cli(main))

@@ -78,43 +78,40 @@ def main(argv: list[str] | None = None) -> int:
     _add_model_args(p_info)
     args = parser.parse_args(argv)
 
-    try:
-        model = load_model(args)
-        if args.command == "info":
-            c = model.config
-            print(f"name: {c.name}\nresolution: {model.size}\nlicense: {c.license}\nsource: {c.source}\n"
-                  f"latents: {model.n_latent} (exemplar-driven: {model.resolve_phi(None)})")
-            return 0
-        phi = parse_phi(args.phi)
-        common = dict(seed=args.seed, phi=phi, truncation=args.truncation, fit=args.fit)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        stem = Path(args.image).stem
-        sweep = args.command == "sweep"
-        if sweep and len(args.exemplar) != 2:
-            raise ValueError("sweep needs exactly two --exemplar images")
-        extra = {} if sweep else dict(n_samples=args.n, mix=args.mix)
-        if args.align:
-            from .align import inpaint_photo
+    # expected errors become one line through exegan.errors.run_cli
+    model = load_model(args)
+    if args.command == "info":
+        c = model.config
+        print(f"name: {c.name}\nresolution: {model.size}\nlicense: {c.license}\nsource: {c.source}\n"
+              f"latents: {model.n_latent} (exemplar-driven: {model.resolve_phi(None)})")
+        return 0
+    phi = parse_phi(args.phi)
+    common = dict(seed=args.seed, phi=phi, truncation=args.truncation, fit=args.fit)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(args.image).stem
+    sweep = args.command == "sweep"
+    if sweep and len(args.exemplar) != 2:
+        raise ValueError("sweep needs exactly two --exemplar images")
+    extra = {} if sweep else dict(n_samples=args.n, mix=args.mix)
+    if args.align:
+        from .align import inpaint_photo
 
-            common.pop("fit")
-            res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=args.face - 1, sweep=sweep,
-                                **common, **extra)
-            for note in res.notes:
-                print(f"note: {note}", file=sys.stderr)
-            results = res.images
-        elif sweep:
-            results = model.mixing_sweep(args.image, args.mask, *args.exemplar, **common)
-        else:
-            results = model.inpaint(args.image, args.mask, args.exemplar, **common, **extra)
-        if sweep:
-            names = [f"{stem}_mix{k:02d}.png" for k in range(len(results))]
-        else:
-            groups = 1 if args.mix is not None else len(args.exemplar)
-            names = [f"{stem}_e{e}_s{s}.png" for e in range(groups) for s in range(args.n)]
-    except (ValueError, FileNotFoundError, TypeError, FloatingPointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        common.pop("fit")
+        res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=args.face - 1, sweep=sweep,
+                            **common, **extra)
+        for note in res.notes:
+            print(f"note: {note}", file=sys.stderr)
+        results = res.images
+    elif sweep:
+        results = model.mixing_sweep(args.image, args.mask, *args.exemplar, **common)
+    else:
+        results = model.inpaint(args.image, args.mask, args.exemplar, **common, **extra)
+    if sweep:
+        names = [f"{stem}_mix{k:02d}.png" for k in range(len(results))]
+    else:
+        groups = 1 if args.mix is not None else len(args.exemplar)
+        names = [f"{stem}_e{e}_s{s}.png" for e in range(groups) for s in range(args.n)]
     for img, name in zip(results, names):
         img.save(out / name)
         print(out / name)
@@ -122,4 +119,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .errors import run_cli
+
+    sys.exit(run_cli(main))

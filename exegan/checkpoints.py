@@ -88,6 +88,26 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from None
 
 
+def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """``module.load_state_dict(state, strict=True)``; a mismatch raises ``ValueError`` naming ``path`` and the
+    first missing, unexpected or wrongly shaped key."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shaped = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing:
+        raise ValueError(f"{path}: missing key '{missing[0]}'" + (f" (and {len(missing) - 1} more)" if missing[1:]
+                                                                  else ""))
+    if unexpected:
+        raise ValueError(f"{path}: unexpected key '{unexpected[0]}'" + (
+            f" (and {len(unexpected) - 1} more)" if unexpected[1:] else ""))
+    if shaped:
+        k = shaped[0]
+        raise ValueError(f"{path}: key '{k}' has shape {list(state[k].shape)}, the network needs "
+                         f"{list(expected[k].shape)}")
+    module.load_state_dict(state, strict=True)
+
+
 def _expect(obj: Any, key: str, path: Path, what: str) -> Any:
     if not isinstance(obj, dict) or key not in obj:
         have = sorted(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
@@ -116,7 +136,7 @@ def load_official_generator(path: str | os.PathLike, key: str = "g_ema") -> Gene
     path = Path(path)
     sd = _expect(safe_torch_load(path), key, path, "an EXE-GAN checkpoint")
     g = Generator(**dataclasses.asdict(infer_generator_config(sd)))
-    g.load_state_dict(sd, strict=True)
+    load_strict(g, sd, path)
     return g.eval()
 
 
@@ -149,7 +169,7 @@ def load_official_style_encoder(path: str | os.PathLike) -> tuple[StyleEncoder, 
                          "(EXE-GAN uses GradualStyleEncoder)")
     enc_sd = {k[len("encoder."):]: v for k, v in sd.items() if k.startswith("encoder.")}
     encoder = build_style_encoder(infer_style_encoder_config(enc_sd))
-    encoder.load_state_dict(enc_sd, strict=True)
+    load_strict(encoder, enc_sd, path)
     latent_avg = _expect(ckpt, "latent_avg", path, "a pSp checkpoint").float()
     if latent_avg.ndim == 1:  # a single w_avg: pSp repeats it over the 18 codes
         latent_avg = latent_avg[None].repeat(encoder.n_styles, 1)
@@ -176,7 +196,7 @@ def load_arcface(path: str | os.PathLike):
     for k, v in net.state_dict().items():  # older files may lack BatchNorm's num_batches_tracked counters
         if k.endswith("num_batches_tracked") and k not in sd:
             sd[k] = v
-    net.load_state_dict(sd, strict=True)
+    load_strict(net, sd, path)
     return net.eval().requires_grad_(False)
 
 
@@ -303,6 +323,6 @@ def load_model(name_or_path: str | os.PathLike, revision: str | None = None
         if prefix not in parts:
             raise ValueError(f"{folder / WEIGHTS_NAME}: unexpected tensor '{key}'")
         parts[prefix][rest] = value.float() if value.is_floating_point() else value
-    generator.load_state_dict(parts["generator"], strict=True)
-    style_encoder.load_state_dict(parts["style_encoder"], strict=True)
+    load_strict(generator, parts["generator"], folder / WEIGHTS_NAME)
+    load_strict(style_encoder, parts["style_encoder"], folder / WEIGHTS_NAME)
     return config, generator.eval(), style_encoder.eval(), latent_avg.float()

@@ -29,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .pipeline import ExeGAN
 
-    try:
-        model = ExeGAN.from_official(args.exe, args.psp, device="cpu")
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    model = ExeGAN.from_official(args.exe, args.psp, device="cpu")  # errors: one line via exegan.errors.run_cli
     if args.name:
         model.config.name = args.name
     out = model.save_pretrained(args.out, DTYPES[args.dtype])
@@ -45,4 +41,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -402,4 +402,6 @@ def save_preview(model: ExeGAN, batch: MicroBatch, cfg: TrainConfig, step: int, 
 
 
 if __name__ == "__main__":
-    main()
+    from exegan.errors import run_cli
+
+    sys.exit(run_cli(main))
