@@ -479,12 +479,17 @@ def read_exemplars(exemplar=None, exemplar_b=None, more=None, mode: str = MODE_S
         if exemplar is None or exemplar_b is None:
             raise DemoError("Style mixing needs two exemplars: give exemplar A and exemplar B.")
         return [load(exemplar, "Exemplar A"), load(exemplar_b, "Exemplar B")]
+    more = list(more or [])
+    given = (exemplar is not None) + (exemplar_b is not None) + len(more)
+    if given > MAX_OUTPUTS:  # each exemplar makes at least one image: checked before anything is read
+        raise DemoError(f"{given} exemplars were given; at most {MAX_OUTPUTS} per request (one result each at "
+                        "least). Remove some extra exemplars.")
     out = []
     if exemplar is not None:
         out.append(load(exemplar, "Exemplar A"))
     if exemplar_b is not None:
         out.append(load(exemplar_b, "Exemplar B"))
-    for i, f in enumerate(more or []):
+    for i, f in enumerate(more):
         out.append(load(f, f"Extra exemplar {i + 1}"))
     if not out:
         raise DemoError("Add at least one exemplar face: the filled region takes its attributes (eyes, glasses, "

@@ -153,6 +153,10 @@ def test_bad_files_give_clear_errors(tmp_path):
         demo.read_exemplars(None, None, [])
     with pytest.raises(DemoError, match="two exemplars"):
         demo.read_exemplars(EXEMPLAR, None, None, demo.MODE_MIX)
+    # the output cap cannot be bypassed with extra exemplar files (each makes at least one image)
+    assert len(demo.read_exemplars(EXEMPLAR, EXEMPLAR, [EXEMPLAR] * (demo.MAX_OUTPUTS - 2))) == demo.MAX_OUTPUTS
+    with pytest.raises(DemoError, match=f"17 exemplars were given; at most {demo.MAX_OUTPUTS}"):
+        demo.read_exemplars(EXEMPLAR, EXEMPLAR, [empty] * (demo.MAX_OUTPUTS - 1))  # refused before reading
 
 
 def test_decompression_bombs_are_refused(tmp_path):
