@@ -157,6 +157,10 @@ def _run(args: argparse.Namespace, argv: list[str]) -> None:
         specs.append(parse_method(text, taken))
         taken.add(specs[-1].label)
     methods = [build_method(s, dist.device, args.precision) for s in specs]
+    # every metric network is loaded (and a missing or wrong weights file refused) before hours of generation
+    ex = load_extractors(dist, methods, fid_weights=None if args.no_fid else args.fid_weights,
+                         identity=args.identity, attr_model=args.attr_model, lpips_vgg=args.lpips_vgg,
+                         n_seeds=len(args.seeds))
     size = args.size or next((m.model.size for m in methods if m.model is not None), 256)
     out = Path(args.out)
     proto = prepare_protocol(out, args.data, size, dist, masks=args.masks, exemplars=args.exemplars,
@@ -172,9 +176,6 @@ def _run(args: argparse.Namespace, argv: list[str]) -> None:
         timing[f"generate_{m.spec.label}_s"] = time.perf_counter() - t
     t = time.perf_counter()
     store = FeatureStore(dist, None if args.cache == "none" else (args.cache or out / "cache"), args.batch_size)
-    ex = load_extractors(dist, methods, fid_weights=None if args.no_fid else args.fid_weights,
-                         identity=args.identity, attr_model=args.attr_model, lpips_vgg=args.lpips_vgg,
-                         n_seeds=len(args.seeds))
     entries = evaluate(methods, proto, out, args.seeds, dist, store, ex, fid_sqrt=args.fid_sqrt,
                        batch_size=args.batch_size)
     timing["metrics_s"] = time.perf_counter() - t

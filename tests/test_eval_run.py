@@ -209,3 +209,13 @@ def test_two_process_accelerate_run_matches_single_process(run, assets):
         for key in ("mae", "psnr", "ssim", "id_cos_exemplar", "attr_distance"):
             assert e["metrics"][key]["per_seed"] == pytest.approx(single[(e["method"], e["mask"])][key]["per_seed"],
                                                                   rel=1e-5)
+
+
+def test_bad_metric_weights_fail_before_anything_is_generated(assets, tmp_path):
+    (tmp_path / "not_inception.pth").write_bytes(b"garbage")
+    for weights in (tmp_path / "missing.pth", tmp_path / "not_inception.pth"):
+        out = tmp_path / f"run_{weights.stem}"
+        with pytest.raises((ValueError, FileNotFoundError)):
+            main(_common(assets, out) + ["--method", "telea", "--seeds", "0", "--fid-weights", str(weights),
+                                         "--identity", "none"])
+        assert not (out / "outputs").exists()  # refused before the first completion was made
