@@ -27,8 +27,7 @@ def describe(err: BaseException) -> str:
         return "out of memory: the request is too large for this machine"
     if isinstance(err, OSError) and err.strerror and err.filename:
         return f"{err.filename}: {err.strerror}"
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:

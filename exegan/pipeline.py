@@ -287,9 +287,10 @@ class ExeGAN:
             raise ValueError("at least one exemplar image is needed")
         if len(exemplars) > MAX_EXEMPLARS:
             raise ValueError(f"at most {MAX_EXEMPLARS} exemplars per call, got {len(exemplars)}")
-        if n_samples * (1 if mix is not None else len(exemplars)) > MAX_RESULTS:
+        n_out = n_samples * (1 if mix is not None else len(exemplars))
+        if n_out > MAX_RESULTS:
             raise ValueError(f"one call makes at most {MAX_RESULTS} results (exemplars x n_samples), asked for "
-                             f"{n_samples * (1 if mix is not None else len(exemplars))}")
+                             f"{n_out}")
         if mix is not None and len(exemplars) != 2:
             raise ValueError(f"style mixing (mix=...) needs exactly two exemplars, got {len(exemplars)}")
         phi_idx = self.resolve_phi(phi)
@@ -297,7 +298,6 @@ class ExeGAN:
             raise ValueError(f"mix must be in 0..{len(phi_idx)} (number of exemplar-driven latents), got {mix}")
 
         photo, hole, x, m, fit_info = self._prepare_input(image, mask, fit)
-        n_out = n_samples * (1 if mix is not None else len(exemplars))
         if not hole.any():  # nothing to fill: the input, unchanged
             return self._format([x[0]] * n_out, photo, hole, fit_info, output_type, skip_model=True)
         codes = self.exemplar_codes(exemplars, phi_idx)
