@@ -60,20 +60,25 @@ def make_figure(model, rows: int = 4, samples: int = 3, seed: int = 0, zoom: int
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m eval.figure", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=str(ROOT / "assets" / "default-model"))
+    ap.add_argument("--model", default=str(ROOT / "assets" / "default-model"),
+                    help="model folder or Hub repo (default: the bundled model)")
     ap.add_argument("--out", default=None, help="PNG path (default: MODEL/figure.png)")
-    ap.add_argument("--rows", type=int, default=4)
-    ap.add_argument("--samples", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rows", type=int, default=4, help="held-out faces, one per row (1-64)")
+    ap.add_argument("--samples", type=int, default=3, help="samples per exemplar in each row (1-16)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the faces, exemplars and samples")
     args = ap.parse_args(argv)
+    if not 1 <= args.rows <= 64 or not 1 <= args.samples <= 16:
+        ap.error("--rows must be in 1-64 and --samples in 1-16")
 
     from exegan import ExeGAN
 
-    model = ExeGAN.from_pretrained(args.model, device="cpu")
+    model = ExeGAN.from_pretrained(args.model, device="cpu", precision="fp32")
     out = Path(args.out) if args.out else Path(args.model) / "figure.png"
     make_figure(model, args.rows, args.samples, args.seed).save(out, optimize=True)
     print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main()
+    from exegan.errors import run_cli
+
+    raise SystemExit(run_cli(main))

@@ -94,6 +94,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.seeds = list(range(args.repeats)) if args.repeats else [int(s) for s in args.seeds.split(",") if s.strip()]
     if not args.seeds or len(set(args.seeds)) != len(args.seeds):
         p.error("--seeds must list distinct integers")
+    for flag, value, hi in (("--seeds", len(args.seeds), 100), ("--pair-batch", args.pair_batch, 4096),
+                            ("--batch-size", args.batch_size, 4096), ("--limit", args.limit, 10**7),
+                            ("--threads", args.threads, 1024), ("--size", args.size, 4096)):
+        if value is not None and not 1 <= value <= hi:
+            p.error(f"{flag} must be in 1-{hi}, got {value}")
     if not args.no_fid and not args.fid_weights:
         p.error("FID needs --fid-weights (pt_inception-2015-12-05-6726825d.pth, a path or hf://OWNER/REPO/FILE; "
                 "or set EXEGAN_FID_WEIGHTS), or pass --no-fid")

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+
+from exegan.config import documented, field_help
 
 from . import seams
 from .fid import fid_from_features
@@ -40,13 +42,21 @@ __all__ = ["CheckConfig", "held_out_faces", "check_masks", "run_check", "format_
 
 @dataclass
 class CheckConfig:
-    n: int = 200  # held-out faces used as inputs (and as many more as the realism reference set)
-    data_seed: int = 0  # SyntheticFaces seed (held-out stream)
-    mask_seed: int = 2024  # free-form masks: face i gets ratio_mask(rng=[mask_seed, i], 0.3, 0.4)
-    n_samples: int = 4  # seeds per face for diversity
-    sample_seed: int = 0  # EXE-GAN seed of the quality and guidance outputs
-    lpips_vgg: str | None = None  # vgg16-397923af.pth: add real LPIPS next to the SFace-trunk distance
-    telea_radius: float = 3.0
+    n: int = documented(200, "held-out faces used as inputs (and as many more as the realism reference set); 2-5000")
+    data_seed: int = documented(0, "SyntheticFaces seed of the held-out stream")
+    mask_seed: int = documented(2024, "free-form masks: face i gets ratio_mask(rng=[mask_seed, i], 0.3, 0.4)")
+    n_samples: int = documented(4, "seeds per face for the diversity measure; 2-16")
+    sample_seed: int = documented(0, "EXE-GAN seed of the quality and guidance outputs")
+    lpips_vgg: str | None = documented(None, "vgg16-397923af.pth: add real LPIPS next to the SFace-trunk distance")
+    telea_radius: float = documented(3.0, "inpainting radius of the OpenCV Telea baseline, pixels")
+
+    def __post_init__(self):
+        if not 2 <= self.n <= 5000:
+            raise ValueError(f"n must be in 2-5000, got {self.n}")
+        if not 2 <= self.n_samples <= 16:
+            raise ValueError(f"n_samples must be in 2-16, got {self.n_samples}")
+        if not 0 < self.telea_radius <= 64:
+            raise ValueError(f"telea_radius must be in (0, 64], got {self.telea_radius}")
 
 
 def held_out_faces(n: int, seed: int = 0, offset: int = 0, size: int = 64) -> np.ndarray:
@@ -246,10 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m eval.synthetic", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="assets/default-model", help="our model folder or Hub repo id")
     ap.add_argument("--out", default="runs/synthetic-check", help="writes results.json and results.md here")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    for name, default in asdict(CheckConfig()).items():
-        kind = float if isinstance(default, float) else int if isinstance(default, int) else str
-        ap.add_argument(f"--{name}", type=kind, default=default)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="EXE-GAN precision")
+    for f in fields(CheckConfig):
+        kind = float if isinstance(f.default, float) else int if isinstance(f.default, int) else str
+        ap.add_argument(f"--{f.name}", type=kind, default=f.default, help=f"{field_help(f)} (default {f.default})")
     args = ap.parse_args(argv)
 
     from exegan import ExeGAN

@@ -46,7 +46,7 @@ def build(size: int, quick: bool):
     else:
         cfg = ModelConfig(GeneratorConfig(size=size))
     g, enc = build_networks(cfg)
-    return ExeGAN(g, enc, torch.randn(enc.n_styles, enc.style_dim) * 0.1, cfg, device="cpu")
+    return ExeGAN(g, enc, torch.randn(enc.n_styles, enc.style_dim) * 0.1, cfg, device="cpu", precision="fp32")
 
 
 def inputs(size: int):
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=256, help="model resolution (default 256, official)")
     p.add_argument("--quick", action="store_true", help="narrow networks (smoke run, not the official size)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (median reported)")
-    p.add_argument("--configs", default="baseline,pipeline-fp32,pipeline-bf16")
+    p.add_argument("--configs", default="baseline,pipeline-fp32,pipeline-bf16",
+                   help="comma-separated configurations to time (baseline: a direct port, every style block per request; pipeline-*: this library)")
     p.add_argument("--n", default="1,4", help="numbers of results per request")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--_one", nargs=3, metavar=("CONFIG", "N", "OUT"), help=argparse.SUPPRESS)
@@ -161,4 +162,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from exegan.errors import run_cli
+
+    raise SystemExit(run_cli(main))

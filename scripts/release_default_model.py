@@ -170,11 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model_src", required=True, help="trained export (runs/.../model or checkpoint-N/exegan)")
     ap.add_argument("--train_dir", required=True, help="the run's output_dir (train_config.yaml, wall_time.txt)")
-    ap.add_argument("--out", default=str(ROOT / "assets" / "default-model"))
+    ap.add_argument("--out", default=str(ROOT / "assets" / "default-model"), help="release folder (default: the bundled model's)")
     ap.add_argument("--steps", type=int, required=True, help="training steps of model_src")
     ap.add_argument("--phase1_steps", type=int, default=0,
                     help="steps trained with --attribute_judge live before the rest (0: none); see make_default_model.sh")
-    ap.add_argument("--check_n", type=int, default=200)
+    ap.add_argument("--check_n", type=int, default=200, help="held-out faces of the synthetic check for the card")
     ap.add_argument("--reuse_results", action="store_true",
                     help="keep OUT/results.json and OUT/figure.png (only re-export and rewrite the card)")
     ap.add_argument("--machine", default=f"{os.cpu_count()}-core CPU ({platform.machine()}), torch {torch.__version__}",
@@ -187,12 +187,12 @@ def main(argv: list[str] | None = None) -> None:
 
     out, train_dir = Path(args.out), Path(args.train_dir)
     commands = _commands(train_dir)  # fail before the long check
-    model = ExeGAN.from_pretrained(args.model_src, device="cpu")
+    model = ExeGAN.from_pretrained(args.model_src, device="cpu", precision="fp32")
     model.config.name = f"{NAME} ({args.steps} steps)"
     model.config.license = LICENSE
     model.config.source = f"train/make_default_model.sh (STEPS={args.steps}), see README.md in this folder"
     model.save_pretrained(out, dtype=torch.float16)
-    model = ExeGAN.from_pretrained(out, device="cpu")  # check what users get: the fp16 files
+    model = ExeGAN.from_pretrained(out, device="cpu", precision="fp32")  # check what users get: the fp16 files
 
     samples = 3
     if args.reuse_results:
@@ -242,4 +242,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from exegan.errors import run_cli
+
+    raise SystemExit(run_cli(main))

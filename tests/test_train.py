@@ -114,7 +114,7 @@ def test_two_steps_update_everything(tmp_path, data_dir, capsys):
     d0 = trainer.Discriminator(32, 0.125, max_channels=16)
     d1 = load_file(str(ck / "model_1.safetensors"))
     assert any(not torch.equal(v, d1[k]) for k, v in d0.state_dict().items() if v.is_floating_point())
-    model = ExeGAN.from_pretrained(tmp_path / "run" / "model")
+    model = ExeGAN.from_pretrained(tmp_path / "run" / "model", precision="fp32")
     img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     mask = np.zeros((32, 32), bool)
     mask[8:20, 8:24] = True
@@ -156,6 +156,32 @@ def test_resume_uses_the_new_learning_rates(tmp_path, data_dir):
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("ema.g."))  # steps did run
     saved = parse_args(["--config", str(tmp_path / "run" / "train_config.yaml")])  # this invocation's flags
     assert (saved.learning_rate, saved.encoder_learning_rate, saved.max_train_steps) == (0, 0, 4)
+
+
+def test_resume_refuses_another_architecture_or_a_corrupt_checkpoint_in_one_sentence(tmp_path, data_dir):
+    """A resume that cannot work names the checkpoint and the difference before loading anything, and the
+    checkpoint is left as it was."""
+    run = tmp_path / "run"
+    run_train(run, data_dir, "--max_train_steps", "1", "--checkpointing_steps", "1")
+    ck = run / "checkpoint-1"
+    files = {p.name: p.read_bytes() for p in ck.iterdir() if p.is_file()}
+    resume = ["--max_train_steps", "2", "--resume_from_checkpoint", "latest"]
+    with pytest.raises(ValueError, match=r"checkpoint-1 was trained with generator.style_dim=16 and this run has 8"):
+        run_train(run, data_dir, *resume, "--style_dim", "8")
+    with pytest.raises(ValueError, match=r"style_encoder.widths=\(8, 8, 16, 16\) and this run has \(8, 8, 16, 32\)"):
+        run_train(run, data_dir, *resume, "--encoder_widths", "8,8,16,32")
+    (ck / "model_1.safetensors").write_bytes(files["model_1.safetensors"][:1000])  # truncated by a full disk
+    with pytest.raises(ValueError, match=r"model_1.safetensors: unreadable checkpoint file"):
+        run_train(run, data_dir, *resume)
+    (ck / "model_1.safetensors").write_bytes(files["model_1.safetensors"])
+    (ck / "optimizer.bin").write_bytes(files["optimizer.bin"][:500])
+    with pytest.raises(ValueError, match=r"checkpoint-1: cannot resume from this checkpoint .*older one"):
+        run_train(run, data_dir, *resume)
+    (ck / "optimizer.bin").write_bytes(files["optimizer.bin"])
+    assert {p.name: p.read_bytes() for p in ck.iterdir() if p.is_file()} == files
+    assert [s for s, _ in list_checkpoints(run)] == [1]
+    run_train(run, data_dir, *resume, "--checkpointing_steps", "1")  # the restored checkpoint resumes
+    assert [s for s, _ in list_checkpoints(run)] == [1, 2]
 
 
 def test_crash_during_save_keeps_the_previous_checkpoint(tmp_path, data_dir, monkeypatch):
@@ -210,7 +236,7 @@ def test_real_accelerate_launch_two_cpu_processes(tmp_path, data_dir):
     assert r.returncode == 0, r.stderr[-3000:]
     assert [s for s, _ in list_checkpoints(tmp_path / "ddp")] == [2]
     assert (tmp_path / "ddp" / "checkpoint-2" / "random_states_1.pkl").is_file()  # really two processes
-    model = ExeGAN.from_pretrained(tmp_path / "ddp" / "checkpoint-2" / "exegan")
+    model = ExeGAN.from_pretrained(tmp_path / "ddp" / "checkpoint-2" / "exegan", precision="fp32")
     assert model.size == 32
 
 

@@ -56,14 +56,14 @@ def run_one(preset: str, precision: str, steps: int, out_dir: str) -> dict:
             "wall_s": total, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--presets", default="tiny,ffhq256")
-    p.add_argument("--precisions", default="no,bf16")
+    p.add_argument("--presets", default="tiny,ffhq256", help="comma-separated training presets to time")
+    p.add_argument("--precisions", default="no,bf16", help="comma-separated Accelerate mixed precisions to time")
     p.add_argument("--steps", type=int, default=3, help="training steps per configuration (first excluded)")
-    p.add_argument("--json", default=None)
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--_one", nargs=3, help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args._one:
         preset, precision, out = args._one
         print(json.dumps(run_one(preset, precision, args.steps, out)))
@@ -94,4 +94,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from exegan.errors import run_cli
+
+    raise SystemExit(run_cli(main))

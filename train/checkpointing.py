@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from exegan.config import ModelConfig
+
 STATE_FILE, EMA_FILE, EXPORT_DIR = "training_state.json", "ema.safetensors", "exegan"
 
 
@@ -105,6 +107,53 @@ def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> Path 
     if not (path / STATE_FILE).is_file():
         raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE})")
     return path
+
+
+def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as err:  # SafetensorError, OSError: a truncated, corrupt or missing file
+        raise ValueError(f"{path}: unreadable checkpoint file ({' '.join(str(err).split())})") from None
+
+
+def check_resumable(folder: Path, config: ModelConfig, tensors: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Raise ``ValueError`` (one sentence naming the checkpoint and the difference) unless this run can continue
+    ``folder``: the same architecture (its exported ``exegan/config.json`` against ``config``) and every file in
+    ``tensors`` (file name -> the state dict it must fill) readable, with the same tensor names and shapes.
+    Reads headers only, before anything is loaded."""
+    hint = ("resume with the flags that wrote it (its run's train_config.yaml) or start a new run with another "
+            "--output_dir")
+    saved_config = folder / EXPORT_DIR / "config.json"
+    if saved_config.is_file():
+        try:
+            saved = ModelConfig.from_dict(json.loads(saved_config.read_text())).to_dict()
+        except (ValueError, RecursionError) as err:
+            raise ValueError(f"{saved_config}: unreadable checkpoint config ({err})") from None
+        current = config.to_dict()
+        for part in ("generator", "style_encoder"):
+            for key, value in current[part].items():
+                if saved[part].get(key) != value:
+                    raise ValueError(f"{folder} was trained with {part}.{key}={saved[part].get(key)!r} and this "
+                                     f"run has {value!r}: {hint}")
+    for name, state in tensors.items():
+        header = _header_shapes(folder / name)
+        for key, value in state.items():
+            if key not in header:
+                raise ValueError(f"{folder / name} has no tensor '{key}' that this run needs: {hint}")
+            if header[key] != tuple(value.shape):
+                raise ValueError(f"{folder / name}: tensor '{key}' has shape {list(header[key])}, this run needs "
+                                 f"{list(value.shape)}: {hint}")
+        extra = sorted(set(header) - set(state))
+        if extra:
+            raise ValueError(f"{folder / name} holds tensor '{extra[0]}' that this run does not have: {hint}")
+    try:
+        state_json = json.loads((folder / STATE_FILE).read_text())
+        int(state_json["step"]), float(state_json["mean_path_length"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{folder / STATE_FILE}: unreadable training state ({err!r})") from None
 
 
 def _fsync(path: Path) -> None:

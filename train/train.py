@@ -34,7 +34,7 @@ from exegan.checkpoints import (load_model, load_official_generator, load_offici
 from exegan.confidence import confidence_mask, reverse_confidence_mask  # noqa: E402
 from exegan.nets import Discriminator, Generator, StyleEncoder, composite, masked_input  # noqa: E402
 from train import loss  # noqa: E402
-from train.checkpointing import TrainingState, resolve_resume, save_checkpoint  # noqa: E402
+from train.checkpointing import EMA_FILE, TrainingState, check_resumable, resolve_resume, save_checkpoint  # noqa: E402
 from train.config import TrainConfig, flat_dict, parse_args, save_config  # noqa: E402
 from train.data import jitter_exemplar  # noqa: E402
 from train.loss import MicroBatch  # noqa: E402
@@ -177,15 +177,19 @@ def set_optimizer_hparams(cfg: TrainConfig, g_optim: torch.optim.Adam, d_optim: 
         g_optim.param_groups[1]["lr"], g_optim.param_groups[1]["betas"] = cfg.encoder_learning_rate, (0.9, 0.999)
 
 
+def model_config(cfg: TrainConfig, enc: torch.nn.Module, step: int) -> ModelConfig:
+    """The inference config of this run's export at ``step``."""
+    return ModelConfig(GeneratorConfig(**cfg.generator_kwargs()),
+                       style_encoder_config(enc),
+                       name=f"exegan {Path(cfg.output_dir).name} step {step}",
+                       license="see the training data's licence",
+                       source=f"trained with train/train.py on {cfg.train_data_dir}, {step} steps")
+
+
 def export_model(out: Path, cfg: TrainConfig, g_ema: Generator, enc: torch.nn.Module, latent_avg: torch.Tensor,
                  step: int) -> None:
     """Inference-ready model (config.json + model.safetensors) loadable by ExeGAN.from_pretrained and the app."""
-    config = ModelConfig(GeneratorConfig(**cfg.generator_kwargs()),
-                         style_encoder_config(enc),
-                         name=f"exegan {Path(cfg.output_dir).name} step {step}",
-                         license="see the training data's licence",
-                         source=f"trained with train/train.py on {cfg.train_data_dir}, {step} steps")
-    save_model(out, config, g_ema, enc, latent_avg)
+    save_model(out, model_config(cfg, enc, step), g_ema, enc, latent_avg)
 
 
 
@@ -247,7 +251,15 @@ def main(argv: list[str] | None = None) -> None:
 
     resume = resolve_resume(cfg.output_dir, cfg.resume_from_checkpoint)
     if resume is not None:
-        accelerator.load_state(str(resume))  # G, D, optimisers, and (hook) the TrainingState
+        check_resumable(resume, model_config(cfg, enc, 0), {"model.safetensors": g_raw.state_dict(),
+                                                            "model_1.safetensors": d_raw.state_dict(),
+                                                            EMA_FILE: state.tensors()})
+        try:
+            accelerator.load_state(str(resume))  # G, D, optimisers, and (hook) the TrainingState
+        except Exception as err:  # a corrupt optimiser or RNG file: name the checkpoint, not a pickle frame
+            raise ValueError(f"{resume}: cannot resume from this checkpoint ({type(err).__name__}: "
+                             f"{' '.join(str(err).split())[:300]}); resume from an older one with "
+                             f"--resume_from_checkpoint DIR or delete it") from err
         set_optimizer_hparams(cfg, g_optim, d_optim)  # the flags of this run win over the checkpoint's
         accelerator.print(f"resumed from {resume} at step {state.step}")
     elif trained_encoder and cfg.encoder_init == "match_w":
