@@ -10,7 +10,7 @@ Environment: ``EXEGAN_MODEL`` (model folder or Hub repo id; default: the bundled
 who may switch the shared model (``exegan.demo.model_switch_policy``: nobody by default; ``EXEGAN_MODELS``, a
 comma-separated list of presets visitors may choose from; ``EXEGAN_APP_ALLOW_MODEL_SWITCH=1``, any folder or repo,
 for your own machine; ``EXEGAN_APP_LOCK_MODEL=1`` forces nobody),
-``EXEGAN_DEVICE`` / ``EXEGAN_PRECISION`` (e.g. ``bf16`` on CPUs with AVX-512 bf16), ``EXEGAN_APP_MAX_SIDE``
+``EXEGAN_DEVICE`` / ``EXEGAN_PRECISION`` (default ``auto``: bf16 where the hardware computes it natively), ``EXEGAN_APP_MAX_SIDE``
 (photos are downscaled to this, default 2048), ``EXEGAN_APP_CONCURRENCY`` (parallel inference jobs, default 1),
 and Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.
 """

@@ -32,7 +32,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exe", default=None, help="the authors' EXE_GAN_model_*.pt (with --psp)")
     p.add_argument("--psp", default=None, help="the authors' psp_ffhq_encode.pt (with --exe)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="auto (default): bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere")
 
 
 def _add_input_args(p: argparse.ArgumentParser) -> None:
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         c = model.config
         print(f"name: {c.name}\nresolution: {model.size}\nlicense: {c.license}\nsource: {c.source}\n"
-              f"latents: {model.n_latent} (exemplar-driven: {model.resolve_phi(None)})")
+              f"latents: {model.n_latent} (exemplar-driven: {model.resolve_phi(None)})\n"
+              f"runs on: {model.device.type}, {model.precision} (--precision {args.precision})")
         return 0
     phi = parse_phi(args.phi)
     common = dict(seed=args.seed, phi=phi, truncation=args.truncation, fit=args.fit)

@@ -137,7 +137,7 @@ class ModelManager:
     """The one active model of the demo (shared by all users), loaded on first use and swapped on request.
 
     ``source``: a folder / Hub repo in exegan's format; None = ``$EXEGAN_MODEL``, then the bundled default model.
-    ``model_kwargs`` go to ``ExeGAN.load`` (default: ``$EXEGAN_DEVICE`` / ``$EXEGAN_PRECISION``).
+    ``model_kwargs`` go to ``ExeGAN.load`` (default: ``$EXEGAN_DEVICE`` / ``$EXEGAN_PRECISION``, else precision "auto").
     ``lock`` serialises inference (the model's exemplar-code cache is not thread-safe).
     """
 
@@ -219,6 +219,7 @@ class ModelManager:
                 + (f" ({public_text(c.source)})" if c.source else ""))
         if phi:
             text += f" · {m.n_latent} latents; official exemplar-driven latents {phi[0]}–{phi[-1]}"
+        text += f" · runs on {m.device.type} in {m.precision}"
         return text
 
 

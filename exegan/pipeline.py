@@ -31,8 +31,8 @@ from .checkpoints import (ModelConfig, default_model_source, infer_generator_con
                           load_model, load_official_generator, load_official_style_encoder, save_model)
 from .nets.generator import Generator, masked_input
 from .nets.style_encoder import StyleEncoder
+from .precision import Precision, resolve_precision
 
-Precision = Literal["fp32", "bf16", "fp16"]
 OutputType = Literal["pil", "pt", "np"]
 
 
@@ -66,17 +66,17 @@ class ExeGAN:
         latent_avg: [n_styles, D] average code added to the style encoder's raw codes (pSp ``latent_avg``).
         config: the :class:`ModelConfig` (name, licence, architecture) shown by the app and CLI.
         device: where to run (default: CUDA if available, else CPU).
-        precision: "fp32" (default), or "bf16" / "fp16" autocast (bf16 is ~3x faster on CPUs with AVX-512 bf16;
-            outputs then differ from fp32 by a few 8-bit levels in the hole).
+        precision: "auto" (default: bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere; see
+            ``exegan/precision.py``), "fp32", or "bf16" / "fp16" autocast (outputs then differ from fp32 by a few
+            8-bit levels in the hole). ``self.precision`` is the concrete format chosen.
         batch_size: most samples pushed through the decoder at once (bounds peak memory).
     """
 
     def __init__(self, generator: Generator, style_encoder: StyleEncoder, latent_avg: torch.Tensor,
                  config: ModelConfig | None = None, *, device: str | torch.device | None = None,
-                 precision: Precision = "fp32", batch_size: int = 8):
-        if precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {precision!r}")
+                 precision: Precision = "auto", batch_size: int = 8):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        precision = resolve_precision(precision, self.device)
         if self.device.type == "cpu":
             tune_glibc_malloc()  # large activations: avoid re-faulting fresh mmap'd buffers (exegan/_malloc.py)
         self.generator = channels_last_weights(generator.eval().requires_grad_(False).to(self.device))

@@ -33,7 +33,7 @@ def make_tiny(seed: int = 0, noise: bool = True, config: ModelConfig = TINY) -> 
                 m.running_mean.normal_(0, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
     latent_avg = torch.randn(config.style_encoder.n_styles, config.style_encoder.style_dim)
-    return ExeGAN(g, e, latent_avg, config, device="cpu")
+    return ExeGAN(g, e, latent_avg, config, device="cpu", precision="fp32")
 
 
 @pytest.fixture(scope="module")

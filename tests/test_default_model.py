@@ -51,7 +51,7 @@ def test_cli_uses_the_bundled_model_by_default():
 
 @pytest.fixture(scope="module")
 def check():
-    return run_check(ExeGAN.from_pretrained(MODEL, device="cpu"), CheckConfig(n=16, n_samples=3))
+    return run_check(ExeGAN.from_pretrained(MODEL, device="cpu", precision="fp32"), CheckConfig(n=16, n_samples=3))
 
 
 @pytest.mark.parametrize("mask", ["center", "ratio30-40"])

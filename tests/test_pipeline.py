@@ -1,11 +1,15 @@
 """The ExeGAN inference pipeline: exactness, determinism, batching equivalence, mixing, bad input."""
 
+import platform
+import sys
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from conftest import make_tiny
+from exegan import ExeGAN, precision
 from exegan import images as im
 
 RNG = np.random.default_rng(0)
@@ -228,3 +232,28 @@ def test_code_cache_is_per_precision():
     model.precision = "bf16"
     bf16 = model.exemplar_codes([EX_A])
     assert not torch.equal(fp32, bf16) and (fp32 - bf16).abs().max() < 0.1  # recomputed, not a stale cache hit
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")),
+                    reason="CPU flags are read from Linux x86 /proc/cpuinfo")
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert not precision.cpu_has_native_bf16(str(cpuinfo))  # AVX-512 without its bf16 extension: emulated
+    for flag in ("avx512_bf16", "amx_bf16"):
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu avx512f {flag} avx512_vnni\n")
+        assert precision.cpu_has_native_bf16(str(cpuinfo))
+    assert not precision.cpu_has_native_bf16(str(tmp_path / "missing"))
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(monkeypatch):
+    cpu = torch.device("cpu")
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+        assert precision.resolve_precision("auto", cpu) == expected
+        model = make_tiny()
+        auto = ExeGAN(model.generator, model.style_encoder, model.latent_avg, model.config, device="cpu")
+        assert auto.precision == expected  # the concrete format, shown by `exegan info` and the demo
+        assert all(precision.resolve_precision(p, cpu) == p for p in ("fp32", "bf16", "fp16"))
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, fp16; got 'fp64'"):
+        ExeGAN(model.generator, model.style_encoder, model.latent_avg, model.config, device="cpu", precision="fp64")

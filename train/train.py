@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         if cfg.report_to != "none":
             accelerator.init_trackers("exegan", config={k: str(v) for k, v in flat_dict(cfg).items()})
 
-    preview = ExeGAN(g_ema, enc_ema, state.latent_avg, device=device) if accelerator.is_main_process else None
+    preview = ExeGAN(g_ema, enc_ema, state.latent_avg, device=device, precision="fp32") if accelerator.is_main_process else None
     judge = attribute_judge(cfg, enc, enc_ema)
 
     def codes(encoder, exemplar_input):
