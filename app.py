@@ -10,8 +10,8 @@ Environment: ``EXEGAN_MODEL`` (model folder or Hub repo id; default: the bundled
 who may switch the shared model (``exegan.demo.model_switch_policy``: nobody by default; ``EXEGAN_MODELS``, a
 comma-separated list of presets visitors may choose from; ``EXEGAN_APP_ALLOW_MODEL_SWITCH=1``, any folder or repo,
 for your own machine; ``EXEGAN_APP_LOCK_MODEL=1`` forces nobody),
-``EXEGAN_DEVICE`` / ``EXEGAN_PRECISION`` (default ``auto``: bf16 where the hardware computes it natively), ``EXEGAN_APP_MAX_SIDE``
-(photos are downscaled to this, default 2048), ``EXEGAN_APP_CONCURRENCY`` (parallel inference jobs, default 1),
+``EXEGAN_DEVICE`` / ``EXEGAN_PRECISION`` (default ``auto``: bf16 where the hardware computes it natively),
+``EXEGAN_APP_CONCURRENCY`` (parallel inference jobs, default 1),
 and Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.
 """
 
@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -65,10 +67,26 @@ def api_parameters(handler) -> list[str]:
     return [name for name in inspect.signature(handler).parameters if name != "progress"]
 
 
+RESULTS_DIR = Path(tempfile.mkdtemp(prefix="exegan-results-"))  # one subfolder per request, the newest kept
+KEEP_REQUESTS = 64
+
+
+def named_results(out: core.Outcome) -> list[tuple[str, str]]:
+    """The gallery as (PNG file, caption) pairs: files named as the outcome says (``photo_e1_s42.png``), so a
+    download keeps the exemplar and the seed that regenerates it. Older requests' folders are removed."""
+    folder = Path(tempfile.mkdtemp(dir=RESULTS_DIR))
+    names = out.names if len(out.names) == len(out.images) else [f"photo_{i + 1}.png" for i in range(len(out.images))]
+    for image, name in zip(out.images, names):
+        image.save(folder / name, compress_level=1)  # fast to write; Gradio serves the file as it is
+    for old in sorted(RESULTS_DIR.iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_REQUESTS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return [(str(folder / name), caption) for name, caption in zip(names, out.captions)]
+
+
 def outputs(out: core.Outcome) -> tuple:
     """An outcome -> (gallery, masked input, (original, first result) for the comparison slider, status, aligned
     face crop, original photo for the gallery's select handler)."""
-    return out.gallery, out.masked, (out.photo, out.images[0]), out.status, out.aligned_view, out.photo
+    return named_results(out), out.masked, (out.photo, out.images[0]), out.status, out.aligned_view, out.photo
 
 
 @user_errors
@@ -94,7 +112,7 @@ def mixing_sweep(photo, mask_image, exemplar, exemplar_b, seed, truncation, stre
 def detect_faces(photo):
     """Detect the faces of the photo: face list (largest first), preview with numbered boxes, message."""
     found = core.find_faces(photo, notify=gr.Warning)
-    return gr.update(choices=found.choices, value=1 if found.choices else None), found.preview, found.message
+    return gr.update(choices=found.choices, value=0 if found.choices else None), found.preview, found.message
 
 
 def random_seed():
@@ -245,7 +263,7 @@ def build_demo() -> gr.Blocks:
                                info="pad (letterbox), crop (centre square) or stretch")
             with gr.Row():
                 face = gr.Dropdown(choices=[], value=None, label="Face", allow_custom_value=True,
-                                   info="1 = the largest (default), 2 = the next one, …")
+                                   info="Default: the face(s) you paint over; or 1 = the largest, 2 = the next…")
                 find = gr.Button("Find faces", size="sm")
             face_msg = gr.Markdown(label="Detection")
             with gr.Row():

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def parse_phi(text: str | None) -> list[int] | None:
     """"4-13" / "0-3,8,10-11" -> latent indices (None for an empty value = the official phi)."""
@@ -47,7 +49,8 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
                    help="how a non-square / non-S image is fitted to the model (default pad)")
     p.add_argument("--align", action="store_true",
                    help="detect the face (YuNet), align it FFHQ-style, inpaint, paste back into the full photo")
-    p.add_argument("--face", type=int, default=1, help="with --align: which face, 1 = the largest (default 1)")
+    p.add_argument("--face", type=int, default=0,
+                   help="with --align: 0 (default) fills the face(s) the mask covers; N fills only the N-th largest")
     p.add_argument("--out", required=True, help="output folder")
 
 
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
               f"runs on: {model.device.type}, {model.precision} (--precision {args.precision})")
         return 0
     phi = parse_phi(args.phi)
+    if args.seed is None:  # drawn here so that the file names carry it
+        args.seed = int(np.random.default_rng().integers(0, 2 ** 31 - 1))
     common = dict(seed=args.seed, phi=phi, truncation=args.truncation, fit=args.fit)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         from .align import inpaint_photo
 
         common.pop("fit")
-        res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=args.face - 1, sweep=sweep,
+        res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=args.face - 1 if args.face > 0 else None,
+                            sweep=sweep,
                             **common, **extra)
         for note in res.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [f"{stem}_mix{k:02d}.png" for k in range(len(results))]
     else:
         groups = 1 if args.mix is not None else len(args.exemplar)
-        names = [f"{stem}_e{e}_s{s}.png" for e in range(groups) for s in range(args.n)]
+        names = [f"{stem}_e{e + 1}_s{args.seed + s}.png" for e in range(groups) for s in range(args.n)]
     for img, name in zip(results, names):
         img.save(out / name)
         print(out / name)

@@ -410,19 +410,50 @@ class PhotoResult:
     face: int | None = None
     alignment: Alignment | None = None
     notes: list[str] = field(default_factory=list)
+    filled_faces: list[int] = field(default_factory=list)
+    """Every face that was filled (indices into ``faces``), the largest mask overlap first; ``face``, ``crop`` and
+    ``alignment`` describe the first."""
 
 
 class NoFaceError(ValueError):
     """Alignment was asked for, but no face was found in the photo."""
 
 
-def inpaint_photo(model, image, mask, exemplars, *, face: int = 0, detector: Detector | None = None,
+class MaskMissesFaceError(ValueError):
+    """The mask covers none of the detected faces (or not the face that was asked for)."""
+
+
+def square_coverage(al: Alignment, hole: np.ndarray) -> np.ndarray:
+    """``HxW`` bool: the hole pixels (``hole``, photo-sized) whose centres fall inside the aligned square of ``al``
+    (what pasting back that face can fill)."""
+    ys, xs = np.nonzero(hole)
+    m = al.matrix
+    u = m[0, 0] * (xs + 0.5) + m[0, 1] * (ys + 0.5) + m[0, 2]
+    v = m[1, 0] * (xs + 0.5) + m[1, 1] * (ys + 0.5) + m[1, 2]
+    inside = (u >= 0) & (u <= al.size) & (v >= 0) & (v <= al.size)
+    out = np.zeros(hole.shape, bool)
+    out[ys[inside], xs[inside]] = True
+    return out
+
+
+def faces_under_mask(alignments: Sequence[Alignment], hole: np.ndarray) -> list[int]:
+    """Indices of the faces whose aligned squares the hole overlaps, the largest overlap first."""
+    counts = [int(square_coverage(a, hole).sum()) for a in alignments]
+    return sorted((i for i, c in enumerate(counts) if c > 0), key=lambda i: -counts[i])
+
+
+def inpaint_photo(model, image, mask, exemplars, *, face: int | None = None, detector: Detector | None = None,
                   scale: float = 1.0, feather: float | None = None, align_exemplars: bool = True,
                   sweep: bool = False, faces: Sequence[DetectedFace] | None = None, **kwargs) -> PhotoResult:
-    """Detect the face, align it, inpaint (``model.inpaint``, or ``model.mixing_sweep`` with ``sweep=True`` and two
-    exemplars), paste the results back into the full photo. ``kwargs`` go to the model call (``n_samples``,
-    ``seed``, ``phi``, ``truncation``, ``mix``). ``face`` picks among the detected faces (0 = largest); ``faces``
-    skips detection. Raises :class:`NoFaceError` when no face is found, ``ValueError`` for a bad ``face``.
+    """Detect the faces, align, inpaint (``model.inpaint``, or ``model.mixing_sweep`` with ``sweep=True`` and two
+    exemplars), paste the results back into the full photo, at the photo's own resolution.
+
+    ``face``: None (default) fills every face the mask overlaps, the largest overlap first (each face fills the
+    hole pixels inside its aligned square that an earlier face did not); an index (0 = the largest face) fills
+    that face only. ``faces`` skips detection. ``kwargs`` go to the model call (``n_samples``, ``seed``, ``phi``,
+    ``truncation``, ``mix``); every face gets the same seeds. Raises :class:`NoFaceError` when no face is found,
+    :class:`MaskMissesFaceError` when the mask covers none of them (or not the chosen one), ``ValueError`` for a
+    bad ``face``.
     """
     photo = im.load_image(image)
     hole = np.asarray(im.load_mask(mask).resize(photo.size, Image.Resampling.NEAREST)) > 0
@@ -431,13 +462,26 @@ def inpaint_photo(model, image, mask, exemplars, *, face: int = 0, detector: Det
     if not found:
         raise NoFaceError("no face found in the photo: use an image with a clearly visible face, or turn "
                           "alignment off to use the picture as it is")
-    if not 0 <= face < len(found):
+    if face is not None and not 0 <= face < len(found):
         raise ValueError(f"face {face + 1} requested, but {len(found)} face(s) were found")
+    alignments = [alignment_for(f.landmarks, model.size, photo.size, scale) for f in found]
+    under = faces_under_mask(alignments, hole)
+    if face is None:
+        if hole.any() and not under:
+            raise MaskMissesFaceError(f"the mask covers none of the {len(found)} detected face(s): paint over the "
+                                      "part of a face to replace, or turn alignment off to fill the picture as it is")
+        chosen = under or [0]
+    else:
+        if hole.any() and face not in under:
+            where = f" (it covers face {', '.join(str(i + 1) for i in under)})" if under else ""
+            raise MaskMissesFaceError(f"the mask does not cover face {face + 1}{where}: paint over that face or "
+                                      "choose the face under the mask")
+        chosen = [face]
     notes = []
     if len(found) > 1:
-        notes.append(f"{len(found)} faces found; using face {face + 1} ({found[face].describe()})")
-    al = alignment_for(found[face].landmarks, model.size, photo.size, scale)
-    crop, crop_hole = warp_to_crop(photo, al), warp_mask_to_crop(hole, al)
+        which = ", ".join(str(i + 1) for i in chosen)
+        notes.append(f"{len(found)} faces found; filling face{'s' if len(chosen) > 1 else ''} {which} "
+                     f"({'; '.join(found[i].describe() for i in chosen)})")
     exemplars = list(exemplars) if isinstance(exemplars, (list, tuple)) else [exemplars]
     if align_exemplars:
         aligned = []
@@ -447,19 +491,29 @@ def inpaint_photo(model, image, mask, exemplars, *, face: int = 0, detector: Det
                 notes.append(f"no face found in exemplar {i + 1}: its centre square is used")
             aligned.append(ex_img)
         exemplars = aligned
-    if sweep:
-        if len(exemplars) != 2:
-            raise ValueError(f"the mixing sweep needs exactly two exemplars, got {len(exemplars)}")
-        crops = model.mixing_sweep(crop, crop_hole, exemplars[0], exemplars[1], **kwargs)
-    else:
-        crops = model.inpaint(crop, crop_hole, exemplars, **kwargs)
-    outs, info = [], None
-    for c in crops:
-        out, info = paste_back(photo, hole, c, al, feather)
-        outs.append(out)
-    if info is not None and info.unfilled:
-        notes.append(f"{info.unfilled} masked pixels lie outside the aligned face square and were left unchanged")
-    return PhotoResult(outs, crop, crop_hole, list(crops), found, face, al, notes)
+    if sweep and len(exemplars) != 2:
+        raise ValueError(f"the mixing sweep needs exactly two exemplars, got {len(exemplars)}")
+    outs: list[Image.Image] | None = None
+    remaining = hole.copy()
+    first = None
+    for i in chosen:
+        al = alignments[i]
+        own = square_coverage(al, remaining) if len(chosen) > 1 else hole
+        crop, crop_hole = warp_to_crop(photo, al), warp_mask_to_crop(own, al)
+        if sweep:
+            crops = model.mixing_sweep(crop, crop_hole, exemplars[0], exemplars[1], **kwargs)
+        else:
+            crops = model.inpaint(crop, crop_hole, exemplars, **kwargs)
+        outs = [paste_back(photo if outs is None else outs[k], own, c, al, feather)[0] for k, c in enumerate(crops)]
+        if first is None:
+            first = (crop, crop_hole, list(crops), i, al)
+        remaining &= ~square_coverage(al, remaining)
+    unfilled = int(remaining.sum())
+    if unfilled and hole.any():
+        notes.append(f"{unfilled} masked pixels lie outside the aligned face square{'s' if len(chosen) > 1 else ''} "
+                     "and were left unchanged")
+    crop, crop_hole, crop_results, index, alignment = first
+    return PhotoResult(outs, crop, crop_hole, crop_results, found, index, alignment, notes, list(chosen))
 
 
 def draw_faces(image, faces: Sequence[DetectedFace], selected: int | None = 0) -> Image.Image:

@@ -47,8 +47,9 @@ __all__ = ["DemoError", "ModelUnavailable", "Notes", "ModelManager", "InpaintReq
            "strip", "model_switch_allowed", "model_switch_policy", "model_presets",
            "public_text"]
 
-MAX_SIDE = int(os.environ.get("EXEGAN_APP_MAX_SIDE", "2048"))
-"""Photos larger than this on their long side are downscaled (with a notice) before processing."""
+MIN_SIDE = 32
+"""Photos and exemplars smaller than this on either side are refused: no face can be read or filled in them.
+(Large photos are processed at their own resolution, up to ``exegan.images.MAX_PIXELS``.)"""
 MAX_SAMPLES = 8
 MAX_OUTPUTS = 16
 MAX_SEED = 2 ** 31 - 1
@@ -430,11 +431,19 @@ def editor_background(value: dict | None):
     return bg if alpha.any() else None
 
 
+def _check_size(image: Image.Image, what: str) -> Image.Image:
+    if min(image.size) < MIN_SIDE:
+        raise DemoError(f"{what} is {image.width}×{image.height} pixels, too small to show a face: use a picture "
+                        f"at least {MIN_SIDE} pixels on each side.")
+    return image
+
+
 def read_photo_and_mask(editor: dict | None, mask_image=None, notes: Notes | None = None
                         ) -> tuple[Image.Image, np.ndarray]:
     """Photo (RGB) + hole (HxW bool, True = fill) from the editor's painted layers and/or an uploaded mask
-    picture (white = hole; the union of both). Photos over :data:`MAX_SIDE` px are downscaled; the mask picture
-    is resized to the photo; both with a notice. Raises :class:`DemoError` without a readable photo or mask."""
+    picture (white = hole; the union of both). The photo keeps its resolution; a mask picture of another size is
+    resized to it with a notice. Raises :class:`DemoError` without a readable photo or mask, or for a photo
+    under :data:`MIN_SIDE` px."""
     notes = Notes() if notes is None else notes
     bg = editor_background(editor)
     if bg is None:
@@ -443,6 +452,7 @@ def read_photo_and_mask(editor: dict | None, mask_image=None, notes: Notes | Non
         photo = im.load_image(bg)
     except (ValueError, TypeError, OSError) as err:
         raise DemoError(_sentence(f"The photo could not be read: {err}")) from None
+    _check_size(photo, "The photo")
     hole = editor_mask(editor, photo.size)
     if mask_image is not None:
         try:
@@ -457,13 +467,6 @@ def read_photo_and_mask(editor: dict | None, mask_image=None, notes: Notes | Non
         hole = up if hole is None else hole | up
     if hole is None:
         hole = np.zeros(photo.size[::-1], bool)
-    if max(photo.size) > MAX_SIDE:
-        f = MAX_SIDE / max(photo.size)
-        new = (max(1, round(photo.width * f)), max(1, round(photo.height * f)))
-        notes.add(f"The photo ({photo.width}×{photo.height}) was downscaled to {new[0]}×{new[1]} "
-                  f"(the limit is {MAX_SIDE} px on the long side).")
-        photo = photo.resize(new, Image.Resampling.LANCZOS)
-        hole = np.asarray(Image.fromarray(hole).resize(new, Image.Resampling.NEAREST))
     return photo, hole
 
 
@@ -472,9 +475,10 @@ def read_exemplars(exemplar=None, exemplar_b=None, more=None, mode: str = MODE_S
     Raises :class:`DemoError` when one cannot be read or the mode lacks exemplars."""
     def load(src, what):
         try:
-            return im.load_image(src)
+            image = im.load_image(src)
         except (ValueError, TypeError, OSError) as err:
             raise DemoError(_sentence(f"{what} could not be read: {err}")) from None
+        return _check_size(image, what)
 
     if mode == MODE_MIX:
         if exemplar is None or exemplar_b is None:
@@ -508,21 +512,26 @@ def masked_preview(photo: Image.Image, hole: np.ndarray) -> Image.Image:
 
 
 # ----------------------------------------------------------------------------------------------- faces
+AUTO_FACE_LABEL = "The face(s) under the mask"
+
+
 def face_choices(faces: Sequence[al.DetectedFace]) -> list[tuple[str, int]]:
-    """(label, face number) per face, numbered from 1 = the largest."""
-    return [(f"Face {i + 1}{' (largest)' if i == 0 else ''}: {f.describe()}", i + 1) for i, f in enumerate(faces)]
+    """(label, face number): 0 = the face(s) the mask covers (the default), then each face from 1 = the largest."""
+    return [(AUTO_FACE_LABEL, 0)] + [(f"Face {i + 1}{' (largest)' if i == 0 else ''}: {f.describe()}", i + 1)
+                                     for i, f in enumerate(faces)]
 
 
-def face_index(face) -> int:
-    """A face number (1-based; None / "" / 0 = the largest) -> 0-based index. Raises :class:`DemoError` for a
-    value that is not a number."""
-    if face in (None, ""):
-        return 0
+def face_index(face) -> int | None:
+    """A face number -> 0-based index, or None (None / "" / 0) for the face(s) the mask covers. Raises
+    :class:`DemoError` for a value that is not a face number."""
+    if face in (None, "") or face == AUTO_FACE_LABEL:
+        return None
     try:
         n = int(float(face))
     except (TypeError, ValueError):
-        raise DemoError(f"Face must be a face number (1 = the largest), got {face!r}.") from None
-    return max(0, n - 1)
+        raise DemoError(f"Face must be a face number (1 = the largest, 0 = the face under the mask), got "
+                        f"{face!r}.") from None
+    return None if n <= 0 else n - 1
 
 
 def _detector_or_none(notes: Notes):
@@ -558,9 +567,10 @@ def find_faces(editor: dict | None, notify: Notify | None = None) -> FaceSearch:
     if not faces:
         return FaceSearch([], photo, "No face found. Turn alignment off to use the picture as it is (best for "
                                      "256×256 face crops).")
-    msg = (f"{len(faces)} faces found: face 1 (the largest) is used; pick another in the list." if len(faces) > 1
-           else f"One face found ({faces[0].describe()}).")
-    return FaceSearch(face_choices(faces), al.draw_faces(photo, faces, 0), " ".join(notes + [msg]))
+    msg = (f"{len(faces)} faces found: the face(s) you paint over are filled; pick one in the list to fill only "
+           "that one." if len(faces) > 1 else f"One face found ({faces[0].describe()}).")
+    return FaceSearch(face_choices(faces), al.draw_faces(photo, faces, None if len(faces) > 1 else 0),
+                      " ".join(notes + [msg]))
 
 
 # ----------------------------------------------------------------------------------------------- running
@@ -581,6 +591,8 @@ class Outcome:
     """What was made, e.g. "4 results"; a status headline."""
     nothing_to_fill: bool = False
     """The mask was empty: ``images`` is just the photo."""
+    names: list[str] = field(default_factory=list)
+    """A download file name per image: ``photo_e<exemplar>_s<seed>.png`` (the seed that regenerates it alone)."""
 
     @property
     def gallery(self) -> list[tuple[Image.Image, str]]:
@@ -618,13 +630,14 @@ def inpaint(manager: ModelManager, request: InpaintRequest, *, progress: Progres
     if out.nothing_to_fill:
         return out
     n, seed = kwargs["n_samples"], kwargs["seed"]
-    if "mix" in kwargs:
-        captions = [f"A+B mixed at {kwargs['mix']} · sample {s + 1} · seed {seed}" for s in range(n)]
+    if "mix" in kwargs:  # sample s was drawn from seed + s: each result is regenerated alone from its seed
+        captions = [f"A+B mixed at {kwargs['mix']} · seed {seed + s}" for s in range(n)]
+        names = [f"photo_mix{kwargs['mix']}_s{seed + s}.png" for s in range(n)]
     else:
-        captions = [f"exemplar {e + 1} · sample {s + 1} · seed {seed}"
-                    for e in range(len(exemplars)) for s in range(n)]
+        captions = [f"exemplar {e + 1} · seed {seed + s}" for e in range(len(exemplars)) for s in range(n)]
+        names = [f"photo_e{e + 1}_s{seed + s}.png" for e in range(len(exemplars)) for s in range(n)]
     summary = f"{len(out.images)} result{'s' if len(out.images) != 1 else ''}"
-    return replace(out, captions=captions, summary=summary)
+    return replace(out, captions=captions, names=names, summary=summary)
 
 
 def mixing_sweep(manager: ModelManager, request: InpaintRequest, *, progress: Progress | None = None,
@@ -642,7 +655,8 @@ def mixing_sweep(manager: ModelManager, request: InpaintRequest, *, progress: Pr
         return out
     k = len(out.images) - 1
     captions = [f"crossover {c}: {c} latent{'s' if c != 1 else ''} from A, {k - c} from B" for c in range(k + 1)]
-    return replace(out, captions=captions, summary=f"sweep of {k + 1} crossovers")
+    names = [f"photo_cross{c}_s{kwargs['seed']}.png" for c in range(k + 1)]
+    return replace(out, captions=captions, names=names, summary=f"sweep of {k + 1} crossovers")
 
 
 def _report(progress: Progress | None, fraction: float, description: str) -> None:
@@ -679,17 +693,13 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
                           "Aligned face crops work best; turn alignment off to skip detection.")
             _report(progress, 0.3, "Generating")
             if faces:
-                if not 0 <= face < len(faces):
+                if face is not None and face >= len(faces):
                     raise DemoError(f"Face {face + 1} was chosen, but the photo has {len(faces)} face(s): "
                                     "press 'Find faces' again.")
-                if len(faces) > 1:
-                    notes.add(f"{len(faces)} faces found; face {face + 1} is used "
-                              "(choose another under 'Face alignment').")
                 res = al.inpaint_photo(model, photo, hole, exemplars, face=face, faces=faces,
                                        align_exemplars=False, sweep=sweep, **kwargs)
                 for n in res.notes:
-                    if not n.startswith(f"{len(faces)} faces found"):  # already said, with the face used
-                        notes.add(n)
+                    notes.add(_sentence(n))
                 images = res.images
                 aligned_view = masked_preview(res.crop, res.crop_mask)
                 if aligned_view.width < 256:  # tiny models: enlarge for display, pixels kept visible

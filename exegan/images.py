@@ -322,6 +322,19 @@ def paste_back(original: Image.Image, result: Image.Image, fit: Fit) -> Image.Im
 
 
 # ----------------------------------------------------------------------------------------------- tensors
+def is_grayscale(rgb: np.ndarray) -> bool:
+    """True when an ``HxWx3`` uint8 picture has no colour (R = G = B at every pixel), e.g. a grey-scale photo
+    loaded as RGB."""
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+def to_grayscale(rgb: np.ndarray) -> np.ndarray:
+    """``HxWx3`` uint8 -> the same picture in grey (ITU-R 601 luma, as Pillow's ``convert("L")``), still 3
+    channels."""
+    luma = np.asarray(Image.fromarray(rgb).convert("L"))
+    return np.repeat(luma[..., None], 3, axis=2)
+
+
 def image_to_tensor(img: ImageSource) -> torch.Tensor:
     """RGB image (anything :func:`load_image` takes) -> float32 ``[3, H, W]`` in [-1, 1], ``x / 127.5 - 1``."""
     if not (isinstance(img, Image.Image) and img.mode == "RGB"):

@@ -5,8 +5,9 @@
 
 Per request the work is done once where it can be: one style-encoder pass per exemplar (only the codes that are
 used; cached across calls), one generator-encoder pass per (image, mask), and all samples of all exemplars
-batched through the decoder. Randomness (z, style-mixing draws, noise maps) comes from one seeded CPU
-``torch.Generator``, so a seed reproduces the same samples on any device, and sample k of every exemplar uses
+batched through the decoder. Randomness (z, style-mixing draws, noise maps) comes from seeded CPU
+``torch.Generator``s: sample k of a request with ``seed`` draws from ``seed + k``, so a seed reproduces the same
+samples on any device, every result can be regenerated alone from its own seed, and sample k of every exemplar uses
 the same random draws (so outputs for different exemplars differ only by the exemplar).
 
 Mask convention: 1 / white = hole (to fill), 0 / black = known. Known pixels of every output are bit-exact
@@ -47,6 +48,7 @@ def channels_last_weights(module: torch.nn.Module) -> torch.nn.Module:
 
 
 MAX_RESULTS = 256  # results per inpaint call (exemplars x n_samples): a bound on memory a caller can ask for
+MAX_SEED = 2 ** 62  # seeds are 0 <= seed < MAX_SEED (sample k uses seed + k)
 MAX_EXEMPLARS = 64  # exemplars per call
 
 
@@ -214,16 +216,25 @@ class ExeGAN:
 
     def sample_randomness(self, n: int, seed: int | None, style_mixing_prob: float = 0.5) -> dict:
         """Seeded draws for n samples: z1, z2 [n, D], per-sample crossover index [n] (n_latent = no mixing),
-        noise maps. Official inference mixes two z's with probability 0.5 (docs/official-implementation.md §3.3)."""
+        noise maps. Sample k draws from its own CPU generator seeded ``seed + k`` (``"seeds"``), so it is exactly
+        the single sample that seed gives: any result can be regenerated alone from the seed shown with it.
+        Official inference mixes two z's with probability 0.5 (docs/official-implementation.md §3.3)."""
         if seed is None:
             seed = int(torch.randint(0, 2 ** 31 - 1, ()).item())
-        gen = torch.Generator().manual_seed(int(seed))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, 2**62), got {seed!r}")
+        seeds = [int(seed) + k for k in range(n)]
         d, n_lat = self.generator.style_dim, self.n_latent
-        z1, z2 = torch.randn(n, d, generator=gen), torch.randn(n, d, generator=gen)
-        mixing = torch.rand(n, generator=gen) < style_mixing_prob
-        cut = torch.where(mixing, torch.randint(1, n_lat, (n,), generator=gen), torch.full((n,), n_lat))
-        noise = self.generator.make_noise(n, generator=gen, device=torch.device("cpu"))
-        return {"seed": int(seed), "z": [z1, z2], "inject_index": cut, "noise": noise}
+        z1, z2, cut, noise = [], [], [], []
+        for s in seeds:
+            gen = torch.Generator().manual_seed(s)
+            z1.append(torch.randn(1, d, generator=gen))
+            z2.append(torch.randn(1, d, generator=gen))
+            mixing = torch.rand(1, generator=gen) < style_mixing_prob
+            cut.append(torch.where(mixing, torch.randint(1, n_lat, (1,), generator=gen), torch.full((1,), n_lat)))
+            noise.append(self.generator.make_noise(1, generator=gen, device=torch.device("cpu")))
+        return {"seed": int(seed), "seeds": seeds, "z": [torch.cat(z1), torch.cat(z2)],
+                "inject_index": torch.cat(cut), "noise": [torch.cat(maps) for maps in zip(*noise)]}
 
     @torch.no_grad()
     def generate(self, x: torch.Tensor, mask: torch.Tensor, codes: torch.Tensor, phi_idx: Sequence[int],
@@ -268,12 +279,14 @@ class ExeGAN:
             outputs are mapped back to the input's size and only hole pixels change there.
         mask: same size as image (resized with NEAREST otherwise); white / 1 = hole.
         exemplars: one image source or a list of them (each centre-cropped to a square).
-        seed: reproduces the same samples (None = random). phi: exemplar-driven latents (see :meth:`resolve_phi`).
+        seed: an integer in [0, 2**62): sample k draws from ``seed + k`` (the same result as that seed alone);
+            None = random. phi: exemplar-driven latents (see :meth:`resolve_phi`).
         truncation: psi; w <- w_avg + psi (w - w_avg) for the stochastic codes (psi > 1 amplifies).
         mix: two-exemplar style mixing (needs exactly two exemplars a, b): the first ``mix`` phi-selected latents
             take a's codes, the rest b's (official ``exemplar_style_mixing``: 0 = pure b, len(phi) = pure a).
         output_type: "pil" (list of PIL RGB at the input's size), "np" (list of uint8 HxWx3 at the input's size)
-            or "pt" (tensor [N, 3, S, S] in [-1, 1] on the fitted S x S geometry).
+            or "pt" (tensor [N, 3, S, S] in [-1, 1] on the fitted S x S geometry). A grey-scale image (no pixel
+            with colour) gets a grey fill in "pil" / "np" outputs.
 
         Returns ``len(exemplars) * n_samples`` results, exemplar-major (``n_samples`` when ``mix`` is set).
         """
@@ -350,6 +363,7 @@ class ExeGAN:
         if output_type == "pt":
             return torch.stack([o.float() for o in outs])
         base = np.asarray(photo)
+        gray = not skip_model and im.is_grayscale(base)  # a grey photo gets a grey fill
         results = []
         for o in outs:
             if skip_model:
@@ -358,6 +372,7 @@ class ExeGAN:
                 res = im.tensor_to_image(o)
                 if fit_info is not None:
                     res = im.paste_back(photo, res, fit_info)
-                arr = np.where(hole[..., None], np.asarray(res), base)  # known pixels: the input's, bit-exact
+                res = im.to_grayscale(np.asarray(res)) if gray else np.asarray(res)
+                arr = np.where(hole[..., None], res, base)  # known pixels: the input's, bit-exact
             results.append(Image.fromarray(arr) if output_type == "pil" else arr)
         return results

@@ -265,3 +265,35 @@ def test_real_photo_is_detected_aligned_and_pasted_back(tiny, detector):
     res = al.inpaint_photo(tiny, photo, hole, photo, n_samples=1, seed=0)
     out = np.asarray(res.images[0])
     assert np.array_equal(out[~hole], photo[~hole]) and (out[hole] != photo[hole]).any(axis=-1).mean() > 0.5
+
+
+def test_the_mask_chooses_the_face_and_a_mask_on_no_face_is_refused(tiny, detector):
+    scene = mx.place(mx.backdrop(480, 300, (170, 160, 150), 0), mx.PHOTO, (140, 150), 200, 0)
+    scene = mx.place(scene, mx.EXEMPLARS["exemplar_beard"], (380, 160), 120, 0)
+    faces = detector(scene)
+    assert len(faces) == 2  # face 1 (index 0) is the larger, on the left
+
+    def box_hole(face, top=0.3, bottom=0.6):
+        x, y, w, h = (int(v) for v in face.box)
+        hole = np.zeros((300, 480), bool)
+        hole[y + int(h * top):y + int(h * bottom), x + w // 6:x + w - w // 6] = True
+        return hole
+
+    photo, ex = np.asarray(scene), mx.aligned_photo(mx.EXEMPLARS["exemplar_glasses"], 64)
+    second = box_hole(faces[1])
+    res = al.inpaint_photo(tiny, scene, second, ex, faces=faces, n_samples=1, seed=0)  # nothing chosen
+    out = np.asarray(res.images[0])
+    assert res.filled_faces == [1] and res.face == 1  # the face under the mask, not the largest
+    assert np.array_equal(out[~second], photo[~second]) and (out[second] != photo[second]).any(-1).mean() > 0.5
+    with pytest.raises(al.MaskMissesFaceError, match="does not cover face 1 .it covers face 2."):
+        al.inpaint_photo(tiny, scene, second, ex, faces=faces, face=0, n_samples=1, seed=0)
+    corner = np.zeros((300, 480), bool)
+    corner[:20, 230:260] = True  # the backdrop between the faces' squares
+    with pytest.raises(al.MaskMissesFaceError, match="covers none of the 2 detected face"):
+        al.inpaint_photo(tiny, scene, corner, ex, faces=faces, n_samples=1, seed=0)
+    both = box_hole(faces[0]) | second
+    res = al.inpaint_photo(tiny, scene, both, ex, faces=faces, n_samples=1, seed=0)
+    out = np.asarray(res.images[0])
+    assert sorted(res.filled_faces) == [0, 1] and np.array_equal(out[~both], photo[~both])
+    for hole in (box_hole(faces[0]), second):  # each face's part of the mask was filled
+        assert (out[hole] != photo[hole]).any(-1).mean() > 0.5

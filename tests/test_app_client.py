@@ -74,7 +74,8 @@ def test_inpaint_through_the_api_keeps_known_pixels(server):
     client, _, work = server
     photo, hole = photo_files(work)
     gallery, masked, comparison, status, aligned = client.predict(**inpaint_args(work))
-    assert len(gallery) == 4 and gallery[1]["caption"] == "exemplar 1 · sample 2 · seed 5"
+    assert len(gallery) == 4 and gallery[1]["caption"] == "exemplar 1 · seed 6"  # sample 2 was drawn from seed 5 + 1
+    assert Path(gallery[1]["image"]).name == "photo_e1_s6.png"  # downloads keep the exemplar and the seed
     outs = [np.asarray(Image.open(g["image"]).convert("RGB")) for g in gallery]
     for out in outs:
         assert out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole])
@@ -111,8 +112,8 @@ def test_mask_upload_two_exemplars_mixing_and_sweep(server):
     gallery = client.predict(**inpaint_args(work, n_samples=2, more_exemplars=[handle_file(str(EX / "photo.png"))],
                                             **two))[0]
     captions = [g["caption"] for g in gallery]
-    assert captions[1:3] == ["exemplar 1 · sample 2 · seed 5", "exemplar 2 · sample 1 · seed 5"]
-    assert len(gallery) == 6 and gallery[-1]["caption"] == "exemplar 3 · sample 2 · seed 5"
+    assert captions[1:3] == ["exemplar 1 · seed 6", "exemplar 2 · seed 5"]
+    assert len(gallery) == 6 and gallery[-1]["caption"] == "exemplar 3 · seed 6"
     mixed = client.predict(**inpaint_args(work, n_samples=3, mode="mix", crossover=1, **two))[0]
     assert len(mixed) == 3 and mixed[0]["caption"].startswith("A+B mixed at 1")
     args = inpaint_args(work, **two)
@@ -126,6 +127,7 @@ def test_mask_upload_two_exemplars_mixing_and_sweep(server):
 
 def test_small_endpoints(server):
     from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
 
     client, _, work = server
     seed = client.predict(api_name="/random_seed")
@@ -135,13 +137,16 @@ def test_small_endpoints(server):
     assert str(work) not in info  # no server path reaches a visitor
     faces, preview, msg = client.predict(photo=editor_payload(EX / "two_faces.png"), api_name="/detect_faces")
     if "not available" not in msg:
-        assert "2 faces" in msg and len(faces["choices"]) == 2 and Image.open(preview).size == (480, 300)
+        assert "2 faces" in msg and [c[1] for c in faces["choices"]] == [0, 1, 2] and faces["value"] == 0
+        assert Image.open(preview).size == (480, 300)
         layer = np.zeros((300, 480, 4), np.uint8)
         layer[140:170, 320:380] = (255, 0, 204, 153)  # the eyes of the smaller face (face 2)
         Image.fromarray(layer).save(work / "layer2.png")
-        out = client.predict(**inpaint_args(work, photo=editor_payload(EX / "two_faces.png", work / "layer2.png"),
-                                            n_samples=1, align=True, face=2))
-        assert "face 2 is used" in out[3]
+        painted = editor_payload(EX / "two_faces.png", work / "layer2.png")
+        out = client.predict(**inpaint_args(work, photo=painted, n_samples=1, align=True, face=None))
+        assert "filling face 2" in out[3]  # no choice made: the face under the mask
+        with pytest.raises(AppError, match=r"does not cover face 1 \(it covers face 2\)"):
+            client.predict(**inpaint_args(work, photo=painted, n_samples=1, align=True, face=1))
     info = client.predict(source=str(work / "tiny"), exe_checkpoint="", psp_checkpoint="",
                           api_name="/load_model")[0]
     assert "tiny-test" in info

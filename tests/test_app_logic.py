@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,12 +118,38 @@ def test_uploaded_mask_is_combined_and_resized_with_a_notice(tmp_path):
     assert hole.sum() == hole_of(BOX).sum() + 50
 
 
-def test_huge_photos_are_downscaled_with_a_notice(monkeypatch):
-    monkeypatch.setattr(demo, "MAX_SIDE", 32)
-    notes = demo.Notes()
-    with pytest.warns(UserWarning, match="downscaled"):
-        photo, hole = demo.read_photo_and_mask(editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), None, notes)
-    assert photo.size == (32, 24) and hole.shape == (24, 32) and hole.any()
+def test_large_photos_keep_their_resolution_and_tiny_ones_are_refused(manager):
+    big = np.random.default_rng(1).integers(0, 256, (1500, 2600, 3), dtype=np.uint8)  # over the old 2048 limit
+    box = (600, 1000, 1200, 1900)
+    out = run(manager, editor(big, rgba_layer(big.shape, box)), n_samples=1, align=False)
+    hole = hole_of(box, big.shape)
+    result = np.asarray(out.images[0])
+    assert result.shape == big.shape and np.array_equal(result[~hole], big[~hole])
+    assert (result[hole] != big[hole]).any(-1).mean() > 0.5 and not out.notes
+    small = PHOTO[:20, :31]
+    with pytest.raises(demo.DemoError, match=r"^The photo is 31×20 pixels, too small .* at least 32 pixels"):
+        run(manager, editor(small, rgba_layer(small.shape, (2, 2, 10, 10))))
+    with pytest.raises(demo.DemoError, match=r"^Exemplar A is 8×8 pixels, too small"):
+        run(manager, editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), exemplar=EXEMPLAR[:8, :8])
+
+
+def test_a_grey_photo_gets_a_grey_result(manager):
+    grey = np.repeat(PHOTO[..., :1], 3, axis=2)
+    out = run(manager, editor(grey, rgba_layer(grey.shape, BOX)), n_samples=2)
+    hole = hole_of(BOX)
+    for image in out.images:
+        a = np.asarray(image)
+        assert np.array_equal(a[~hole], grey[~hole]) and (a[hole] != grey[hole]).any()
+        assert (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all()
+    colour = np.asarray(run(manager, editor(PHOTO, rgba_layer(PHOTO.shape, BOX)), n_samples=1).images[0])
+    assert (colour[hole][:, 0] != colour[hole][:, 1]).any()  # a colour photo keeps a colour fill
+
+
+def test_face_numbers_default_to_the_face_under_the_mask():
+    assert [demo.face_index(v) for v in (None, "", 0, "0", demo.AUTO_FACE_LABEL)] == [None] * 5
+    assert demo.face_index(2) == 1 and demo.face_index("3") == 2
+    with pytest.raises(demo.DemoError, match="Face must be a face number"):
+        demo.face_index("left one")
 
 
 def _file(tmp_path, name, data: bytes):
@@ -247,7 +274,7 @@ def test_inpaint_outcome_and_known_pixels(manager):
     assert out.aligned_view is None  # no alignment asked for
     hole = hole_of(BOX)
     gallery = out.gallery
-    assert len(gallery) == 6 and gallery[3][1] == "exemplar 2 · sample 1 · seed 0"
+    assert len(gallery) == 6 and gallery[3][1] == "exemplar 2 · seed 0"
     for img, _ in gallery:
         a = np.asarray(img)
         assert a.shape == PHOTO.shape and np.array_equal(a[~hole], PHOTO[~hole])
@@ -368,12 +395,17 @@ def test_aligned_run_changes_only_the_mask_in_the_full_photo(manager, detector):
         a = np.asarray(img)
         assert a.shape == photo.shape and np.array_equal(a[~hole], photo[~hole])
     found = demo.find_faces(editor(photo))
-    assert found.choices[0][1] == 1 and "One face" in found.message and found.preview.size == (480, 360)
+    assert [c[1] for c in found.choices] == [0, 1] and "One face" in found.message  # 0: the face under the mask
+    assert found.preview.size == (480, 360)
+    backdrop = np.zeros((360, 480, 4), np.uint8)
+    backdrop[300:350, 10:60] = (255, 0, 200, 150)  # a corner far from the face
+    with pytest.raises(DemoError, match="The mask covers none of the 1 detected face"):
+        run(manager, editor(photo, backdrop), align=True)
     with pytest.raises(DemoError, match="Face 3"):
         run(manager, editor(photo, layer), align=True, face=3)
     with pytest.raises(DemoError, match="face number"):
         run(manager, editor(photo, layer), align=True, face="left")
-    assert [demo.face_index(v) for v in (None, "", 0, 1, "2", 3.0)] == [0, 0, 0, 0, 1, 2]
+    assert [demo.face_index(v) for v in (None, "", 0, 1, "2", 3.0)] == [None, None, None, 0, 1, 2]
 
 
 def test_no_face_falls_back_to_the_plain_fit_with_a_message(manager, detector):
@@ -444,8 +476,10 @@ def test_handler_parameters_are_the_request_fields_and_the_documented_api(app):
 def test_handlers_return_the_components_values(app):
     ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
     gallery, masked, (original, first), status, aligned, orig_state = app.inpaint(ed, **{**ARGS, "n_samples": 3})
-    assert len(gallery) == 3 and gallery[1][1] == "exemplar 1 · sample 2 · seed 0" and aligned is None
-    assert np.array_equal(np.asarray(original), PHOTO) and first is gallery[0][0] and orig_state is original
+    assert len(gallery) == 3 and gallery[1][1] == "exemplar 1 · seed 1" and aligned is None  # sample 2: seed 0 + 1
+    assert [Path(f).name for f, _ in gallery] == ["photo_e1_s0.png", "photo_e1_s1.png", "photo_e1_s2.png"]
+    assert np.array_equal(np.asarray(Image.open(gallery[0][0])), np.asarray(first))  # the file is the result
+    assert np.array_equal(np.asarray(original), PHOTO) and orig_state is original
     assert np.array_equal(np.asarray(masked)[~hole_of(BOX)], PHOTO[~hole_of(BOX)]) and "3 results" in status
     sweep_args = {k: v for k, v in ARGS.items() if k not in ("more_exemplars", "n_samples", "mode", "crossover")}
     gallery, masked, comparison, strip, status, aligned, original = app.mixing_sweep(
@@ -507,6 +541,7 @@ def test_detect_faces_fills_the_face_list(app, detector):
 
     scene = np.asarray(mx.place(mx.backdrop(480, 360, (120, 150, 140), 0), mx.PHOTO, (300, 170), 220, 12))
     dd, preview, msg = app.detect_faces(editor(scene))
-    assert dd["choices"][0][1] == 1 and dd["value"] == 1 and "One face" in msg and preview.size == (480, 360)
+    assert [c[1] for c in dd["choices"]] == [0, 1] and dd["value"] == 0  # default: the face under the mask
+    assert "One face" in msg and preview.size == (480, 360)
     dd, _, msg = app.detect_faces(editor(np.full((48, 64, 3), 90, np.uint8)))
     assert dd["choices"] == [] and dd["value"] is None and "No face found" in msg

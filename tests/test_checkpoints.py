@@ -217,10 +217,10 @@ def test_convert_and_cli_end_to_end(tmp_path, tiny):
     Image.fromarray(MASK).save(tmp_path / "mask.png")
     r = run("exegan", "inpaint", "--model", str(tmp_path / "conv"), "--image", str(tmp_path / "img.png"),
             "--mask", str(tmp_path / "mask.png"), "--exemplar", str(tmp_path / "ex.png"), "--n", "2", "--seed", "5",
-            "--out", str(tmp_path / "out"))
+            "--precision", "fp32", "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
     files = sorted((tmp_path / "out").glob("*.png"))
-    assert [f.name for f in files] == ["img_e0_s0.png", "img_e0_s1.png"]
+    assert [f.name for f in files] == ["img_e1_s5.png", "img_e1_s6.png"]  # exemplar 1; seeds 5 and 5 + 1
     expected = tiny.inpaint(IMG, MASK, EX, n_samples=2, seed=5)
     for f, e in zip(files, expected):
         np.testing.assert_array_equal(np.asarray(Image.open(f)), np.asarray(e))

@@ -180,6 +180,14 @@ def test_inputs_of_any_mode(tiny):
     expected_gray = np.asarray(gray.convert("RGB"))
     out = arrays(tiny.inpaint(gray, mask_img, rgba, n_samples=1, seed=0))[0]
     np.testing.assert_array_equal(out[~MASK], expected_gray[~MASK])
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()  # a grey photo, a grey fill
+    colour = arrays(tiny.inpaint(gray.convert("RGB"), mask_img, rgba, n_samples=1, seed=0, output_type="np"))[0]
+    np.testing.assert_array_equal(out, colour)  # the same as a grey RGB file; the model's own fill has colour:
+    raw = tiny.inpaint(gray, mask_img, rgba, n_samples=1, seed=0, output_type="pt")[0]
+    assert (raw[0] - raw[1]).abs()[torch.from_numpy(MASK)].max() > 0.01
+    rgb = np.asarray(im.tensor_to_image(raw)).astype(np.float64)  # the colour fill as 8-bit RGB
+    luma = torch.from_numpy(rgb @ np.array([0.299, 0.587, 0.114]))
+    assert np.abs(out[MASK][:, 0].astype(float) - luma.numpy()[MASK]).max() <= 1.5  # ITU-R 601 luma of the fill
     tensor_in = torch.from_numpy(IMG).permute(2, 0, 1).float() / 127.5 - 1
     out_t = arrays(tiny.inpaint(tensor_in, torch.from_numpy(MASK), EX_A, n_samples=1, seed=0))[0]
     np.testing.assert_array_equal(out_t, arrays(tiny.inpaint(IMG, MASK, EX_A, n_samples=1, seed=0))[0])
@@ -257,3 +265,15 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(monkeypatch):
         assert all(precision.resolve_precision(p, cpu) == p for p in ("fp32", "bf16", "fp16"))
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, fp16; got 'fp64'"):
         ExeGAN(model.generator, model.style_encoder, model.latent_avg, model.config, device="cpu", precision="fp64")
+
+
+def test_each_sample_is_regenerated_alone_from_its_own_seed(tiny):
+    """Sample k of a request with seed s is the single sample of seed s + k (the seed shown with a result)."""
+    batch = tiny.inpaint(IMG, MASK, [EX_A, EX_B], n_samples=3, seed=40, output_type="pt")
+    for e, ex in enumerate([EX_A, EX_B]):
+        for k in range(3):
+            alone = tiny.inpaint(IMG, MASK, ex, n_samples=1, seed=40 + k, output_type="pt")
+            torch.testing.assert_close(batch[3 * e + k], alone[0], rtol=0, atol=1e-5)
+    assert not torch.allclose(batch[0], batch[1])
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*62\), got -1"):
+        tiny.inpaint(IMG, MASK, EX_A, n_samples=1, seed=-1)
