@@ -189,6 +189,8 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="EXE-GAN face inpainting", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         model_md = gr.Markdown(info, elem_id="model-info")
+        with gr.Accordion("Sharper results on photos", open=False, elem_id="model-guidance"):
+            gr.Markdown(core.MODEL_GUIDANCE)
         original = gr.State(None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):

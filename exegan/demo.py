@@ -56,6 +56,19 @@ MAX_SEED = 2 ** 31 - 1
 MODE_SEPARATE, MODE_MIX = "separate", "mix"
 FIT_MODES = ("pad", "crop", "stretch")
 EMPTY_CAPTION = "input (nothing to fill)"
+SHARP_SIZE = 256
+"""Models below this resolution get a notice that fills of real photos will be soft (the face is upscaled)."""
+UPSCALE_NOTICE = 2.0
+"""Say so with a result when its fill was upscaled by more than this factor into the photo."""
+MODEL_GUIDANCE = (
+    "The bundled model is a small 64×64 demo trained on synthetic faces: on real photos its fills are soft and "
+    "may not match the skin tone. For sharp results use the authors' FFHQ models (256 or 512 px, non-commercial "
+    "licence): download `EXE_GAN_model_256.pt` (or `_512.pt`) and `psp_ffhq_encode.pt` from the links in the "
+    "authors' repository (LonglongaaaGo/EXE-GAN on GitHub), convert them once with "
+    "`python -m exegan.convert --exe EXE_GAN_model_256.pt --psp psp_ffhq_encode.pt --out exegan-ffhq-256`, and "
+    "start the demo with `EXEGAN_MODEL=exegan-ffhq-256 python app.py` (or set the Space variable `EXEGAN_MODEL` "
+    "to a Hub repo holding the converted model).")
+"""What to do for better results on photos: shown in the demo's model panel."""
 RETRY_SECONDS = 30.0  # after a failed model load, wait this long before trying again
 
 Progress = Callable[[float, str], object]
@@ -221,6 +234,9 @@ class ModelManager:
         if phi:
             text += f" · {m.n_latent} latents; official exemplar-driven latents {phi[0]}–{phi[-1]}"
         text += f" · runs on {m.device.type} in {m.precision}"
+        if m.size < SHARP_SIZE:
+            text += (f"  \n⚠️ This {m.size}×{m.size} model fills faces at {m.size} px, so fills in real photos look "
+                     "soft: see **Sharper results on photos** below.")
         return text
 
 
@@ -701,12 +717,15 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
                 for n in res.notes:
                     notes.add(_sentence(n))
                 images = res.images
+                _upscale_notice(model.size, res.alignment.zoom, notes)
                 aligned_view = masked_preview(res.crop, res.crop_mask)
                 if aligned_view.width < 256:  # tiny models: enlarge for display, pixels kept visible
                     aligned_view = aligned_view.resize((256, 256), Image.Resampling.NEAREST)
             elif sweep:
+                _upscale_notice(model.size, max(photo.size) / model.size, notes)
                 images = model.mixing_sweep(photo, hole, exemplars[0], exemplars[1], fit=request.fit, **kwargs)
             else:
+                _upscale_notice(model.size, max(photo.size) / model.size, notes)
                 images = model.inpaint(photo, hole, exemplars, fit=request.fit, **kwargs)
         except DemoError:
             raise
@@ -716,6 +735,14 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
             raise DemoError(_sentence(public_text(str(err)))) from None
     _report(progress, 0.95, "Done")
     return Outcome(list(images), [], photo, hole, notes, aligned_view, time.perf_counter() - t0)
+
+
+def _upscale_notice(size: int, zoom: float, notes: Notes) -> None:
+    """A notice when the model's ``size`` px fill is stretched ``zoom`` photo pixels per model pixel."""
+    if zoom > UPSCALE_NOTICE:
+        notes.add(f"This model fills faces at {size}×{size} px; here the fill was enlarged {zoom:.0f}× into your "
+                  f"photo, so it looks soft. A {SHARP_SIZE} or 512 px model gives sharp results: see 'Sharper "
+                  "results on photos' below.")
 
 
 def _aligned_exemplars(exemplars: list, size: int, det, notes: Notes) -> list[Image.Image]:
