@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .regions import REGIONS
+
 
 def parse_phi(text: str | None) -> list[int] | None:
     """"4-13" / "0-3,8,10-11" -> latent indices (None for an empty value = the official phi)."""
@@ -40,7 +42,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", required=True, help="the photo to complete (any size; aligned faces work best)")
-    p.add_argument("--mask", required=True, help="mask image, white = hole")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--mask", help="mask image, white = hole")
+    where.add_argument("--region", choices=list(REGIONS),
+                       help="fill a face part located from the detected landmarks instead of a mask image "
+                            "(implies --align; on the face chosen by --face, default the largest)")
     p.add_argument("--exemplar", action="append", required=True, help="exemplar face (repeat for several)")
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed = same results)")
     p.add_argument("--truncation", type=float, default=1.0, help="psi for the random style codes (default 1)")
@@ -101,13 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     if sweep and len(args.exemplar) != 2:
         raise ValueError("sweep needs exactly two --exemplar images")
     extra = {} if sweep else dict(n_samples=args.n, mix=args.mix)
+    face = args.face - 1 if args.face > 0 else None
+    if args.region:  # the mask comes from the face's landmarks
+        from .align import default_detector
+        from .images import load_image
+        from .regions import face_region_mask
+
+        photo, detector = load_image(args.image), default_detector()
+        faces = detector(photo)
+        args.image, args.align = photo, True
+        args.mask = face_region_mask(photo, args.region, face=face or 0, faces=faces)
+        face = face or 0
     if args.align:
         from .align import inpaint_photo
 
         common.pop("fit")
-        res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=args.face - 1 if args.face > 0 else None,
-                            sweep=sweep,
-                            **common, **extra)
+        res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=face, sweep=sweep, **common, **extra)
         for note in res.notes:
             print(f"note: {note}", file=sys.stderr)
         results = res.images
