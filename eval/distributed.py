@@ -34,18 +34,31 @@ class Dist:
         if self.world > 1:
             self.state.wait_for_everyone()
 
-    def map(self, fn: Callable[[list[T]], list[R]], items: Sequence[T], batch_size: int = 16) -> list[R]:
-        """``fn`` over ``items`` in batches, batches spread over processes; the results of all items, in order."""
+    def map(self, fn: Callable[[list[T]], list[R]], items: Sequence[T], batch_size: int = 16,
+            desc: str | None = None) -> list[R]:
+        """``fn`` over ``items`` in batches, batches spread over processes; the results of all items, in order.
+        ``desc``: name of a progress bar on the main process (rate, ETA; ``exegan.progress`` decides whether it
+        is drawn), counting this process's items."""
+        from exegan.progress import progress_bar
+
         items = list(items)
         batches = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+        mine = range(self.rank, len(batches), self.world)
         local = []
-        for b in range(self.rank, len(batches), self.world):
-            out = fn(batches[b])
-            if len(out) != len(batches[b]):
-                raise RuntimeError(f"batch function returned {len(out)} results for {len(batches[b])} items")
-            local.append((b, out))
+        with progress_bar(total=sum(len(batches[b]) for b in mine), desc=desc, unit="img",
+                          disable=desc is None or not self.is_main) as bar:
+            for b in mine:
+                out = fn(batches[b])
+                if len(out) != len(batches[b]):
+                    raise RuntimeError(f"batch function returned {len(out)} results for {len(batches[b])} items")
+                local.append((b, out))
+                bar.update(len(out))
         if self.world > 1:
-            from accelerate.utils import gather_object
-
-            local = gather_object(local)
+            local = self.gather(local)
         return [r for _, out in sorted(local, key=lambda x: x[0]) for r in out]
+
+    def gather(self, local: list) -> list:
+        """Every process's ``local`` list, concatenated (``accelerate.utils.gather_object``)."""
+        from accelerate.utils import gather_object
+
+        return gather_object(local)

@@ -49,7 +49,8 @@ class FeatureStore:
         paths = [str(p) for p in paths]
         todo = list(dict.fromkeys(p for p in paths if p not in self._keys))
         if todo:
-            found = self.dist.map(lambda batch: [content_key(load_uint8(p)) for p in batch], todo, 64)
+            found = self.dist.map(lambda batch: [content_key(load_uint8(p)) for p in batch], todo, 64,
+                                  desc="hash images")
             self._keys.update(zip(todo, found))
         return [self._keys[p] for p in paths]
 
@@ -71,7 +72,7 @@ class FeatureStore:
                 missing.append(key)
         if missing:
             out = self.dist.map(lambda batch: list(extract(np.stack([load_uint8(rep[k]) for k in batch]))),
-                                missing, self.batch_size)
+                                missing, self.batch_size, desc=f"features {extractor_id.rsplit('-', 1)[0]}")
             for key, feat in zip(missing, out):
                 self._mem[(extractor_id, key)] = np.asarray(feat)
             if self.root is not None and self.dist.is_main:

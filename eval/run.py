@@ -107,7 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # ------------------------------------------------------------------------------------------------ generation
 def generate(method: Method, proto: Protocol, seeds: list[int], out: Path, dist: Dist) -> dict[tuple, str]:
-    """Complete every (mask, seed, image) with ``method`` and save the composited PNGs.
+    """Complete every (mask, seed, image) with ``method`` and save the composited PNGs (a progress bar
+    ``generate <label>`` on the main process).
 
     Returns ``{(mask, seed): sha256 of the masks actually used}`` (identical on all processes)."""
     from PIL import Image
@@ -129,7 +130,7 @@ def generate(method: Method, proto: Protocol, seeds: list[int], out: Path, dist:
             digests.append(mask_sha256(hole))
         return digests
 
-    digests = dist.map(work, jobs, batch_size=4)
+    digests = dist.map(work, jobs, batch_size=4, desc=f"generate {label}")
     used: dict[tuple, list[str]] = {}
     for (mask, seed, _), d in zip(jobs, digests):
         used.setdefault((mask, seed), []).append(d)

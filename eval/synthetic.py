@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from exegan.config import documented, field_help
+from exegan.progress import progress_bar
 
 from . import seams
 from .fid import fid_from_features
@@ -105,7 +106,10 @@ def _blend(out: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> dict[str, fl
 
 
 def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -> dict:
-    """Run the whole check on ``model`` (an :class:`exegan.ExeGAN` at 64 px) and return a JSON-able dict."""
+    """Run the whole check on ``model`` (an :class:`exegan.ExeGAN` at 64 px) and return a JSON-able dict.
+
+    ``progress``: a bar over the EXE-GAN outputs generated (n per mask, 2n guidance, n x n_samples diversity),
+    named after the current part, shown as :mod:`exegan.progress` decides."""
     from .attributes import StyleCodeExtractor, attribute_distance
     from .diversity import load_lpips_metric, seed_pairs
     from .identity import cosine, load_identity_backend
@@ -124,9 +128,12 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     telea = build_method(parse_method(f"telea={cfg.telea_radius}"))
     codes = StyleCodeExtractor(model)
 
-    def log(msg):
-        if progress:
-            print(msg, flush=True)
+    bar = progress_bar(total=n * (len(holes) + 2 + cfg.n_samples), desc="synthetic check", unit="img",
+                       disable=not progress)
+
+    def generated(outputs: list) -> list:
+        bar.update(len(outputs))
+        return outputs
 
     result: dict = {"config": asdict(cfg), "model": model.config.name, "size": size,
                     "perceptual": {"sface_trunk": sface_trunk.info} | ({"lpips": lpips_info} if lpips else {}),
@@ -138,8 +145,8 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
 
     # 1. quality, self-exemplar
     for mname, hole in holes.items():
-        log(f"quality: {mname}")
-        ours = [_inpaint(model, faces[i], hole[i], faces[i], 1, cfg.sample_seed)[0] for i in range(n)]
+        bar.set_description(f"quality {mname}")
+        ours = [generated(_inpaint(model, faces[i], hole[i], faces[i], 1, cfg.sample_seed))[0] for i in range(n)]
         changed += sum(_changed_outside([ours[i]], faces[i], hole[i]) for i in range(n))
         checked += n
         outs = {"exegan": np.stack(ours),
@@ -159,10 +166,10 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     hole = holes["center"]
     a_idx = [(i + 1) % n for i in range(n)]
     b_idx = [(i + n // 2) % n if (i + n // 2) % n not in (i, (i + 1) % n) else (i + 2) % n for i in range(n)]
-    log("guidance")
+    bar.set_description("guidance")
     out_a, out_b = [], []
     for i in range(n):
-        o = _inpaint(model, faces[i], hole[i], [faces[a_idx[i]], faces[b_idx[i]]], 1, cfg.sample_seed)
+        o = generated(_inpaint(model, faces[i], hole[i], [faces[a_idx[i]], faces[b_idx[i]]], 1, cfg.sample_seed))
         out_a.append(o[0])
         out_b.append(o[1])
         changed, checked = changed + _changed_outside(o, faces[i], hole[i]), checked + len(o)
@@ -190,12 +197,13 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
         "cos_out_to_input": _mean(np.concatenate([cosine(eoa, e_faces), cosine(eob, e_faces)])),
     }
 
-    log("diversity")
+    bar.set_description("diversity")
     pairs = seed_pairs(cfg.n_samples)
     first, second = [p for p, _ in pairs], [q for _, q in pairs]
     div = {"l1_hole": [], "sface_trunk": []} | ({"lpips": []} if lpips else {})
     for i in range(n):
-        samples = np.stack(_inpaint(model, faces[i], hole[i], faces[a_idx[i]], cfg.n_samples, cfg.sample_seed))
+        samples = np.stack(generated(_inpaint(model, faces[i], hole[i], faces[a_idx[i]], cfg.n_samples,
+                                              cfg.sample_seed)))
         changed, checked = changed + _changed_outside(samples, faces[i], hole[i]), checked + len(samples)
         if pairs:
             u, v = samples[first], samples[second]
@@ -207,6 +215,7 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     result["diversity"] = {"mask": "center", "n_samples": cfg.n_samples,
                            **{k: (_mean(v) if v else 0.0) for k, v in div.items()}}
     result["known_pixels"] = {"outputs_checked": checked, "outputs_changed_outside_hole": changed}
+    bar.close()
     return result
 
 

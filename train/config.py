@@ -43,6 +43,9 @@ class TrainConfig:
     logging_steps: int = documented(10, "log scalars every N steps")
     validation_steps: int = documented(2000, "preview grid (masked input, exemplar, samples) every N steps; 0 = never")
     preview_samples: int = documented(3, "samples per preview row")
+    progress_bar: bool = documented(True, "a step bar on stderr (main process; losses and images/s as postfix) "
+                                    "when stderr is a terminal or EXEGAN_PROGRESS=1; false or EXEGAN_PROGRESS=0 "
+                                    "hides it")
     # -- architecture -----------------------------------------------------------------------------------------
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     encoder: StyleEncoderConfig = field(default_factory=StyleEncoderConfig)

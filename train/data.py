@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from exegan.images import fit_square, image_to_tensor, load_image
+from exegan.progress import progress_bar
 
 __all__ = ["ImageFolderDataset", "image_files", "jitter_exemplar"]
 
@@ -28,20 +29,24 @@ def _image_extensions() -> frozenset[str]:
     return frozenset(ext.lower() for ext in Image.registered_extensions())
 
 
-def image_files(root: str | os.PathLike) -> list[Path]:
+def image_files(root: str | os.PathLike, progress: bool = False) -> list[Path]:
     """Every file under ``root`` (recursively, following no symlinked directories) whose extension PIL
     registers for a format (``.png``, ``.jpg``, ``.jpeg``, ``.webp``, ``.bmp``, ``.tif``, ...; case-insensitive),
     skipping hidden files and folders (names starting with ".") and anything that is not a regular file (FIFOs,
-    devices, links to them), sorted by their path relative to ``root``."""
+    devices, links to them), sorted by their path relative to ``root``. ``progress``: count the images found on a
+    bar (:mod:`exegan.progress`), for folders that take long to scan."""
     root = Path(root)
     exts = _image_extensions()
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            path = Path(dirpath) / name
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in exts and path.is_file():
-                found.append(path)  # regular files only (following a file symlink): no FIFO, device or socket
+    with progress_bar(desc=f"scan {root.name or root}", unit="img", disable=not progress) as bar:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            before = len(found)
+            for name in filenames:
+                path = Path(dirpath) / name
+                if not name.startswith(".") and os.path.splitext(name)[1].lower() in exts and path.is_file():
+                    found.append(path)  # regular files only (following a file symlink): no FIFO, device or socket
+            bar.update(len(found) - before)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
@@ -62,10 +67,12 @@ class ImageFolderDataset(torch.utils.data.Dataset):
       next readable file in sorted order (wrapping around) -- deterministic. :attr:`skipped` counts the bad files
       found so far (per process: DataLoader workers each keep their own count). If no file at all can be read,
       ``RuntimeError``.
+    * ``progress``: show a bar while the folder is scanned (:func:`image_files`).
     * A folder with no image files -> ``ValueError`` at construction; a missing folder -> ``FileNotFoundError``.
     """
 
-    def __init__(self, root: str | os.PathLike, resolution: int, random_flip: bool = True, *, seed: int = 0):
+    def __init__(self, root: str | os.PathLike, resolution: int, random_flip: bool = True, *, seed: int = 0,
+                 progress: bool = False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"image folder not found: {self.root}")
@@ -75,7 +82,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         self.random_flip = bool(random_flip)
         self.seed = int(seed)
         self.epoch = 0
-        self.files = image_files(self.root)
+        self.files = image_files(self.root, progress)
         if not self.files:
             raise ValueError(f"no image files found under {self.root} (looked recursively for extensions PIL "
                              "knows, e.g. .png .jpg .jpeg .webp .bmp .tif; hidden files are ignored)")

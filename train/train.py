@@ -33,6 +33,7 @@ from exegan.checkpoints import (load_model, load_official_generator, load_offici
                                 save_model, style_encoder_config)
 from exegan.confidence import confidence_mask, reverse_confidence_mask  # noqa: E402
 from exegan.nets import Discriminator, Generator, StyleEncoder, composite, masked_input  # noqa: E402
+from exegan.progress import progress_bar, write  # noqa: E402
 from train import loss  # noqa: E402
 from train.checkpointing import EMA_FILE, TrainingState, check_resumable, resolve_resume, save_checkpoint  # noqa: E402
 from train.config import TrainConfig, flat_dict, parse_args, save_config  # noqa: E402
@@ -94,13 +95,14 @@ def build_identity(cfg: TrainConfig):
     return load_sface()
 
 
-def build_dataset(cfg: TrainConfig):
+def build_dataset(cfg: TrainConfig, progress: bool = False):
+    """The training images; ``progress``: show a bar while an image folder is scanned."""
     from exegan.synthetic_faces import SyntheticFaces
     from train.data import ImageFolderDataset
 
     if cfg.train_data_dir == "synthetic-faces":
         return SyntheticFaces(resolution=cfg.resolution, seed=cfg.seed)
-    return ImageFolderDataset(cfg.train_data_dir, cfg.resolution, random_flip=cfg.random_flip)
+    return ImageFolderDataset(cfg.train_data_dir, cfg.resolution, random_flip=cfg.random_flip, progress=progress)
 
 
 def step_rng(cfg: TrainConfig, step: int, rank: int, stream: int) -> np.random.Generator:
@@ -247,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     if id_net is not None:
         id_net.to(device)
     weights = loss.LossWeights.from_config(cfg)
-    dataset = build_dataset(cfg)
+    show_progress = cfg.progress_bar and accelerator.is_local_main_process
+    dataset = build_dataset(cfg, progress=show_progress)
 
     resume = resolve_resume(cfg.output_dir, cfg.resume_from_checkpoint)
     if resume is not None:
@@ -295,6 +298,8 @@ def main(argv: list[str] | None = None) -> None:
                           self_exemplar)
 
     k_micro, t_last = cfg.gradient_accumulation_steps, time.perf_counter()
+    bar = progress_bar(total=cfg.max_train_steps, initial=state.step, desc="train", unit="step",
+                       disable=not show_progress)
     for step in range(state.step, cfg.max_train_steps):
         # ---- data: every draw of this step derives from (seed, step, rank)
         torch.manual_seed(hash((cfg.seed, step, rank)) % 2 ** 63)  # z, noise maps, dropout, jitter
@@ -363,6 +368,7 @@ def main(argv: list[str] | None = None) -> None:
         if trained_encoder:
             accumulate(enc_ema, enc, cfg.encoder_ema_decay)
         state.step = done = step + 1
+        bar.update(1)
 
         # ---- logging, previews, checkpoints
         if done % cfg.logging_steps == 0 or done == cfg.max_train_steps:
@@ -374,18 +380,28 @@ def main(argv: list[str] | None = None) -> None:
             t_last = now
             if cfg.report_to != "none":
                 accelerator.log(scalars, step=done)
-            accelerator.print(f"step {done}: " + " ".join(f"{k}={v:.4g}" for k, v in sorted(scalars.items())))
+            bar.set_postfix(progress_postfix(scalars), refresh=False)
+            if accelerator.is_local_main_process:  # stdout, as accelerator.print, without breaking the bar
+                write(f"step {done}: " + " ".join(f"{k}={v:.4g}" for k, v in sorted(scalars.items())))
         if preview is not None and cfg.validation_steps and done % cfg.validation_steps == 0:
             save_preview(preview, micro[0], cfg, done, out_dir, accelerator)
         if done % cfg.checkpointing_steps == 0 or done == cfg.max_train_steps:
             save_checkpoint(accelerator, out_dir, done,
                             lambda folder: export_model(folder, cfg, g_ema, enc_ema, state.latent_avg.cpu(), done),
                             cfg.checkpoints_total_limit)
+    bar.close()
 
     if accelerator.is_main_process:
         export_model(out_dir / "model", cfg, g_ema, enc_ema, state.latent_avg.cpu(), cfg.max_train_steps)
     accelerator.wait_for_everyone()
     accelerator.end_training()
+
+
+def progress_postfix(scalars: dict[str, float]) -> dict[str, str]:
+    """What the step bar shows of a logging step's scalars: the D loss, the G loss (Eq. 8, the sum of its weighted
+    terms) and images/s."""
+    g = sum(v for k, v in scalars.items() if k.startswith("loss/g_"))
+    return {"d": f"{scalars['loss/d']:.4g}", "g": f"{g:.4g}", "img/s": f"{scalars['speed/images_per_s']:.3g}"}
 
 
 def optimizer_step(optim: torch.optim.Optimizer) -> None:
