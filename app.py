@@ -115,6 +115,15 @@ def detect_faces(photo):
     return gr.update(choices=found.choices, value=0 if found.choices else None), found.preview, found.message
 
 
+@user_errors
+def add_region(photo, region, face):
+    """Add a face part (eyes, brows, nose, mouth, lower_face or face), located from the landmarks of face `face`
+    (default the largest), to the photo's painted mask; returns the editor value, a message, and clears the
+    part selector."""
+    value, message = core.add_region(photo, region, face, notify=gr.Warning)
+    return value, message, None
+
+
 def random_seed():
     """A new random seed."""
     return core.random_seed()
@@ -201,6 +210,9 @@ def build_demo() -> gr.Blocks:
                     sources=["upload", "clipboard", "webcam"], format="png", height=460, elem_id="photo",
                     brush=gr.Brush(default_size=24, colors=[("#ff00cc", 0.6)], color_mode="fixed"),
                     eraser=gr.Eraser(default_size=24), layers=False, transforms=["crop"])
+                part = gr.Radio([(label, key) for key, label in core.REGION_LABELS.items()], value=None,
+                                label="Mask a face part in one click (then refine it with the brush)",
+                                elem_id="face-parts")
                 with gr.Accordion("…or upload a mask picture (white = fill)", open=False):
                     mask_image = gr.Image(label="Mask (white = region to fill; combined with the painting)",
                                           type="filepath", image_mode=None, sources=["upload", "clipboard"],
@@ -303,6 +315,8 @@ def build_demo() -> gr.Blocks:
                         [gallery, masked, comparison, strip, status, aligned, original],
                         api_name="mixing_sweep", concurrency_id="model", concurrency_limit=concurrency)
         dice.click(random_seed, None, seed, api_name="random_seed")
+        part.input(add_region, [photo, part, face], [photo, status, part], api_name="add_region",
+                   concurrency_limit=2)
         find.click(detect_faces, photo, [face, face_preview, face_msg], api_name="detect_faces",
                    concurrency_limit=2)
         photo.upload(detect_faces, photo, [face, face_preview, face_msg], api_visibility="private",

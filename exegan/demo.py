@@ -589,6 +589,45 @@ def find_faces(editor: dict | None, notify: Notify | None = None) -> FaceSearch:
                       " ".join(notes + [msg]))
 
 
+REGION_LABELS = {"eyes": "Eyes", "brows": "Brows", "nose": "Nose", "mouth": "Mouth", "lower_face": "Lower face",
+                 "face": "Whole face"}
+"""The face parts offered as one-click masks (``exegan.regions``), with their button labels."""
+BRUSH_RGBA = (255, 0, 204, 153)
+"""A part mask is added to the editor as a layer painted in the brush's colour (alpha > 0 = fill)."""
+
+
+def add_region(editor: dict | None, region: str, face=None, notify: Notify | None = None) -> tuple[dict, str]:
+    """The editor value with the mask of face part ``region`` added to its painted layer (so the brush and eraser
+    can refine it), and a one-line message. The part is located from the landmarks of face ``face`` (a face
+    number; default the largest). Raises :class:`DemoError` without a photo, a detector or a face."""
+    from . import regions
+
+    if region not in REGION_LABELS:
+        raise DemoError(f"Unknown face part {region!r}; choose one of {', '.join(REGION_LABELS.values())}.")
+    notes = Notes(notify)
+    photo, hole = read_photo_and_mask(editor, None, notes)
+    det = _detector_or_none(notes)
+    if det is None:
+        raise DemoError("Face parts need the face detector, which is not available: paint the mask by hand.")
+    faces = det(photo)
+    if not faces:
+        raise DemoError("No face found in the photo, so its parts cannot be located: paint the mask by hand.")
+    index = face_index(face) or 0
+    if index >= len(faces):
+        raise DemoError(f"Face {index + 1} was chosen, but the photo has {len(faces)} face(s): press 'Find faces' "
+                        "again.")
+    part = regions.region_mask(region, faces[index].landmarks, photo.size)
+    layer = np.zeros((photo.height, photo.width, 4), np.uint8)
+    layer[hole | part] = BRUSH_RGBA
+    composite = np.asarray(photo.convert("RGBA")).copy()
+    composite[hole | part] = (0.4 * composite[hole | part] + 0.6 * np.array(BRUSH_RGBA)).astype(np.uint8)
+    who = f" of face {index + 1}" if len(faces) > 1 else ""
+    value = {"background": photo, "layers": [Image.fromarray(layer, "RGBA")],
+             "composite": Image.fromarray(composite, "RGBA")}
+    return value, f"{REGION_LABELS[region]}{who} added to the mask ({int(part.sum())} pixels); refine it with the " \
+                  "brush or the eraser."
+
+
 # ----------------------------------------------------------------------------------------------- running
 @dataclass
 class Outcome:

@@ -157,6 +157,27 @@ def test_small_endpoints(server):
     assert Image.open(out[0][0]["image"]).size == (480, 360) and Image.open(out[4]).size == (256, 256)
 
 
+def test_face_part_endpoint_then_inpaint_fills_only_that_part(server, detector):
+    from gradio_client import handle_file
+    from exegan import regions
+
+    client, _, work = server
+    tilted = EX / "photo_tilted.png"
+    value, message, part = client.predict(photo=editor_payload(tilted), region="eyes", face=None,
+                                          api_name="/add_region")
+    assert message.startswith("Eyes added to the mask") and part is None  # the selector is cleared
+    original = np.asarray(Image.open(tilted).convert("RGB"))
+    eyes = regions.region_mask("eyes", detector(Image.fromarray(original))[0].landmarks, (480, 360))
+    layer = np.asarray(Image.open(value["layers"][0]).convert("RGBA"))[..., 3] > 0
+    assert np.array_equal(layer, eyes)
+    edited = {"background": handle_file(value["background"]), "layers": [handle_file(value["layers"][0])],
+              "composite": None, "id": None}
+    out = client.predict(**inpaint_args(work, photo=edited, n_samples=1, align=True, face=None))
+    result = np.asarray(Image.open(out[0][0]["image"]).convert("RGB"))
+    changed = (result != original).any(-1)
+    assert result.shape == original.shape and not (changed & ~eyes).any() and changed[eyes].mean() > 0.5
+
+
 def test_sixteen_bit_and_cmyk_photos_through_the_editor_payload(server):
     client, _, work = server
     photo, hole = photo_files(work)

@@ -548,3 +548,25 @@ def test_detect_faces_fills_the_face_list(app, detector):
     assert "One face" in msg and preview.size == (480, 360)
     dd, _, msg = app.detect_faces(editor(np.full((48, 64, 3), 90, np.uint8)))
     assert dd["choices"] == [] and dd["value"] is None and "No face found" in msg
+
+
+def test_face_part_masks_join_the_painted_layer(detector):
+    from exegan import regions
+    from test_align import mx
+
+    scene = np.asarray(mx.place(mx.backdrop(480, 360, (120, 150, 140), 0), mx.PHOTO, (300, 170), 220, 12))
+    painted = np.zeros((360, 480, 4), np.uint8)
+    painted[10:30, 10:40] = (255, 0, 204, 153)  # an earlier brush stroke is kept
+    value, message = demo.add_region(editor(scene, painted), "mouth")
+    face = detector(Image.fromarray(scene))[0]
+    mouth = regions.region_mask("mouth", face.landmarks, (480, 360))
+    _, hole = demo.read_photo_and_mask(value)
+    assert np.array_equal(hole, mouth | (painted[..., 3] > 0)) and mouth.sum() > 500
+    assert message.startswith("Mouth added to the mask") and np.array_equal(np.asarray(value["background"]), scene)
+    again, _ = demo.add_region(value, "eyes")  # parts accumulate, the layer stays editable
+    _, both = demo.read_photo_and_mask(again)
+    assert np.array_equal(both, hole | regions.region_mask("eyes", face.landmarks, (480, 360)))
+    with pytest.raises(DemoError, match="No face found in the photo, so its parts cannot be located"):
+        demo.add_region(editor(np.full((64, 64, 3), 90, np.uint8)), "eyes")
+    with pytest.raises(DemoError, match="Unknown face part 'ears'"):
+        demo.add_region(editor(scene), "ears")
