@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import shutil
 import tempfile
@@ -173,16 +174,21 @@ def _sync_latents(strength):
 
 # ------------------------------------------------------------------------------------------------ layout
 def _examples() -> list[list]:
-    e = {n: str(EXAMPLES / f"{n}.png") for n in ("photo", "photo_mask_eyes", "exemplar_glasses", "exemplar_beard",
-                                                  "exemplar_smile", "photo_tilted", "photo_tilted_mask",
-                                                  "two_faces")}
-    if not all(os.path.isfile(p) for p in e.values()):
-        return []
-    # photo, mask, exemplar A, exemplar B, align
-    return [[e["photo"], e["photo_mask_eyes"], e["exemplar_glasses"], None, False],
-            [e["photo"], e["photo_mask_eyes"], e["exemplar_beard"], e["exemplar_smile"], False],
-            [e["photo_tilted"], e["photo_tilted_mask"], e["exemplar_smile"], None, True],
-            [e["two_faces"], None, e["exemplar_glasses"], None, True]]
+    """Example rows (photo, mask, exemplar A, exemplar B, align): first the held-out synthetic faces chosen by
+    ``assets/make_synthetic_examples.py`` for the largest exemplar effect of the bundled model (listed in
+    ``synthetic_examples.json``), then drawn pictures that show detection, alignment and the face chooser."""
+    rows = []
+    listing = EXAMPLES / "synthetic_examples.json"
+    if listing.is_file():
+        for ex in json.loads(listing.read_text()).get("examples", []):
+            files = [EXAMPLES / ex[k] for k in ("photo", "mask", "exemplar_a", "exemplar_b")]
+            if all(f.is_file() for f in files):
+                rows.append([str(f) for f in files] + [False])
+    e = {n: str(EXAMPLES / f"{n}.png") for n in ("exemplar_glasses", "photo_tilted", "photo_tilted_mask", "two_faces")}
+    if all(os.path.isfile(p) for p in e.values()):
+        rows += [[e["photo_tilted"], e["photo_tilted_mask"], e["exemplar_glasses"], None, True],
+                 [e["two_faces"], None, e["exemplar_glasses"], None, True]]
+    return rows
 
 
 def build_demo() -> gr.Blocks:
@@ -297,8 +303,8 @@ def build_demo() -> gr.Blocks:
             load_btn = gr.Button("Load model")
         rows = _examples()
         if rows:
-            gr.Examples(rows, [photo, mask_image, exemplar, exemplar_b, align], label="Examples (drawn by "
-                        "assets/make_examples.py)")
+            gr.Examples(rows, [photo, mask_image, exemplar, exemplar_b, align], label="Examples: held-out synthetic "
+                        "faces chosen for a visible exemplar effect, then drawn scenes (photo, mask, A, B, align)")
         gr.Markdown("Code: MIT. Model weights carry their own licence (shown above; FFHQ-trained weights are for "
                     "non-commercial research). Do not use this to deceive: results are synthetic.")
 
