@@ -550,6 +550,13 @@ def face_index(face) -> int | None:
     return None if n <= 0 else n - 1
 
 
+def _check_face(index: int | None, faces: Sequence) -> None:
+    """Refuse a chosen face number (0-based ``index``; None = the face under the mask) the photo does not have."""
+    if index is not None and index >= len(faces):
+        raise DemoError(f"Face {index + 1} was chosen, but the photo has {len(faces)} face(s): press 'Find faces' "
+                        "again.")
+
+
 def _detector_or_none(notes: Notes):
     try:
         return al.default_detector()
@@ -613,9 +620,7 @@ def add_region(editor: dict | None, region: str, face=None, notify: Notify | Non
     if not faces:
         raise DemoError("No face found in the photo, so its parts cannot be located: paint the mask by hand.")
     index = face_index(face) or 0
-    if index >= len(faces):
-        raise DemoError(f"Face {index + 1} was chosen, but the photo has {len(faces)} face(s): press 'Find faces' "
-                        "again.")
+    _check_face(index, faces)
     part = regions.region_mask(region, faces[index].landmarks, photo.size)
     layer = np.zeros((photo.height, photo.width, 4), np.uint8)
     layer[hole | part] = BRUSH_RGBA
@@ -748,9 +753,7 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
                           "Aligned face crops work best; turn alignment off to skip detection.")
             _report(progress, 0.3, "Generating")
             if faces:
-                if face is not None and face >= len(faces):
-                    raise DemoError(f"Face {face + 1} was chosen, but the photo has {len(faces)} face(s): "
-                                    "press 'Find faces' again.")
+                _check_face(face, faces)
                 res = al.inpaint_photo(model, photo, hole, exemplars, face=face, faces=faces,
                                        align_exemplars=False, sweep=sweep, **kwargs)
                 for n in res.notes:
