@@ -30,6 +30,18 @@ class Dist:
         self.is_main = self.state.is_main_process
         self.device: torch.device = self.state.device
 
+    def __enter__(self) -> "Dist":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Tear the process group down before the interpreter exits: a gloo group left to die with the process can
+        abort it ("terminate called without an active exception") after the work is done."""
+        if self.world > 1:
+            self.state.destroy_process_group()
+
     def barrier(self) -> None:
         if self.world > 1:
             self.state.wait_for_everyone()

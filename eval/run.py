@@ -147,15 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        _run(args, sys.argv[1:] if argv is None else list(argv))
+        with Dist() as dist:
+            _run(dist, args, sys.argv[1:] if argv is None else list(argv))
     finally:
         torch.set_num_threads(threads)  # main() may be called in-process (tests, notebooks)
     return 0
 
 
-def _run(args: argparse.Namespace, argv: list[str]) -> None:
+def _run(dist: Dist, args: argparse.Namespace, argv: list[str]) -> None:
     """Load methods, fix the protocol, generate, evaluate, write results (see the module docstring)."""
-    dist = Dist()
     t0 = time.perf_counter()
     taken: set[str] = set()
     specs = []
