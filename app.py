@@ -23,9 +23,13 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
+from gradio.data_classes import FileData
 
 from exegan import demo as core
 from exegan.align import DetectorUnavailable, default_detector
@@ -45,27 +49,90 @@ never change. Works best on face crops; other photos are detected, aligned and p
 # ------------------------------------------------------------------------------------------------ handlers
 # The signatures name the API's parameters (gradio_client keyword arguments); those of /inpaint and /mixing_sweep
 # are fields of core.InpaintRequest, and the components are wired to them by these names (build_demo).
+NOT_API = ("progress", "request")  # handler parameters Gradio fills itself (gr.Progress, gr.Request)
+
+
+class Failures:
+    """The last error message of each browser session, kept until :meth:`pop` shows it in the page's status (a
+    toast alone is easy to miss). Bounded: the oldest sessions' messages are dropped past ``limit``."""
+
+    def __init__(self, limit: int = 1024):
+        self.limit, self._lock, self._messages = limit, threading.Lock(), OrderedDict()
+
+    def put(self, request: gr.Request | None, message: str) -> None:
+        key = getattr(request, "session_hash", None)
+        if key is None:  # API calls without a session: the error reaches the client, nothing to show later
+            return
+        with self._lock:
+            self._messages[key] = message
+            self._messages.move_to_end(key)
+            while len(self._messages) > self.limit:
+                self._messages.popitem(last=False)
+
+    def pop(self, request: gr.Request | None) -> str | None:
+        with self._lock:
+            return self._messages.pop(getattr(request, "session_hash", None), None)
+
+
+FAILURES = Failures()
+
+
 def user_errors(handler):
-    """Show the library's :class:`core.DemoError` as a Gradio error (a modal in the page, ``AppError`` in
-    gradio_client). The only place where it is converted, so its message reaches the user verbatim."""
+    """Show the library's :class:`core.DemoError` as a Gradio error (a modal in the page that stays until closed,
+    ``AppError`` in gradio_client), and keep the message for the session (its ``request`` argument) so the page's
+    status can show it too (:func:`show_failure`). The only place where it is converted, so its message reaches
+    the user verbatim."""
+    signature = inspect.signature(handler)
+
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
         except core.DemoError as err:
-            raise gr.Error(str(err)) from None
+            FAILURES.put(signature.bind_partial(*args, **kwargs).arguments.get("request"), str(err))
+            raise gr.Error(str(err), duration=None, print_exception=False) from None
     return wrapped
+
+
+def show_failure(request: gr.Request):
+    """After a failed request: its message as the status, marked as an error (unchanged when there is none)."""
+    message = FAILURES.pop(request)
+    return gr.update() if message is None else f"❌ {message}"
 
 
 def request_from(values: dict) -> core.InpaintRequest:
     """A handler's arguments (``locals()``, named like the request's fields) -> the request; omitted fields keep
     their defaults, an unknown name is a TypeError."""
-    return core.InpaintRequest(**{k: v for k, v in values.items() if k != "progress"})
+    return core.InpaintRequest(**{k: v for k, v in values.items() if k not in NOT_API})
 
 
 def api_parameters(handler) -> list[str]:
-    """The names of a handler's API parameters, in order: its signature without ``progress``."""
-    return [name for name in inspect.signature(handler).parameters if name != "progress"]
+    """The names of a handler's API parameters, in order: its signature without those Gradio fills itself."""
+    return [name for name in inspect.signature(handler).parameters if name not in NOT_API]
+
+
+# --------------------------------------------------------------------------------------- uploads Gradio can't read
+# Gradio decodes uploaded pictures before a handler runs and answers a file it cannot decode with a generic "Could
+# not preprocess input component at index N" message. These components hand such a file to the handler as it is
+# (a path, or bytes from the editor's canvas), where exegan's readers name the input and the problem.
+class PhotoEditor(gr.ImageEditor):
+    is_template = True  # drawn by the parent's frontend (Gradio's template-component convention)
+
+    def convert_and_format_image(self, file, flatten_on_white: bool = False):
+        try:
+            return super().convert_and_format_image(file, flatten_on_white)
+        except Exception:  # any decoding failure: the handler reports it (exegan.demo.read_photo_and_mask)
+            return file.path if isinstance(file, FileData) else bytes(file)
+
+
+class PictureInput(gr.Image):
+    is_template = True
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:  # any decoding failure: the handler reports it (exegan.demo.read_exemplars, ...)
+            return payload.path if payload is not None and payload.path else None
 
 
 RESULTS_DIR = Path(tempfile.mkdtemp(prefix="exegan-results-"))  # one subfolder per request, the newest kept
@@ -84,40 +151,58 @@ def named_results(out: core.Outcome) -> list[tuple[str, str]]:
     return [(str(folder / name), caption) for name, caption in zip(names, out.captions)]
 
 
-def outputs(out: core.Outcome) -> tuple:
+def outputs(out: core.Outcome, stages: core.Stages) -> tuple:
     """An outcome -> (gallery, masked input, (original, first result) for the comparison slider, status, aligned
-    face crop, original photo for the gallery's select handler)."""
-    return named_results(out), out.masked, (out.photo, out.images[0]), out.status, out.aligned_view, out.photo
+    face crop, original photo for the gallery's select handler, first result's file for "use as photo"). Writing the
+    gallery's files is the request's last timed stage, so the status's time is end to end."""
+    stages("save")
+    gallery = named_results(out)
+    stages.finish()
+    out = replace(out, seconds=stages.total, timings=dict(stages.seconds))
+    return gallery, out.masked, (out.photo, out.images[0]), out.status, out.aligned_view, out.photo, gallery[0][0]
 
 
 @user_errors
 def inpaint(photo, mask_image, exemplar, exemplar_b, more_exemplars, n_samples, seed, truncation, strength,
-            custom_phi, phi_latents, mode, crossover, align, face, align_exemplars, fit, progress=gr.Progress()):
+            custom_phi, phi_latents, mode, crossover, align, face, align_exemplars, fit, progress=gr.Progress(),
+            request: gr.Request = None):
     """Fill the painted (or uploaded) mask of `photo` guided by the exemplar(s); returns the results gallery, the
     masked input, (original, first result), a status text and the aligned face crop (None without alignment)."""
-    request = request_from(locals())
-    return outputs(core.inpaint(MANAGER, request, progress=progress, notify=gr.Warning))
+    inputs = request_from(locals())
+    stages = core.Stages(progress)
+    out = core.inpaint(MANAGER, inputs, notify=gr.Warning, stages=stages)
+    return outputs(out, stages)
 
 
 @user_errors
 def mixing_sweep(photo, mask_image, exemplar, exemplar_b, seed, truncation, strength, custom_phi, phi_latents,
-                 align, face, align_exemplars, fit, progress=gr.Progress()):
+                 align, face, align_exemplars, fit, progress=gr.Progress(), request: gr.Request = None):
     """Render every style-mixing crossover between exemplars A and B (one result per crossover, and a strip)."""
-    request = request_from(locals())
-    out = core.mixing_sweep(MANAGER, request, progress=progress, notify=gr.Warning)
-    gallery, masked, comparison, status, aligned, original = outputs(out)
-    return gallery, masked, comparison, core.strip(out.images), status, aligned, original
+    inputs = request_from(locals())
+    stages = core.Stages(progress)
+    out = core.mixing_sweep(MANAGER, inputs, notify=gr.Warning, stages=stages)
+    gallery, masked, comparison, status, aligned, original, chosen = outputs(out, stages)
+    return gallery, masked, comparison, core.strip(out.images), status, aligned, original, chosen
+
+
+def use_as_photo(chosen):
+    """The chosen result (the gallery's selection, else its first image) as the editor's new photo, with nothing
+    painted on it: edit a result again, e.g. another part with another exemplar."""
+    if not chosen:
+        raise gr.Error("Generate results first, then pick the one to edit further.", duration=None,
+                       print_exception=False)
+    return {"background": chosen, "layers": [], "composite": chosen}
 
 
 @user_errors
-def detect_faces(photo):
+def detect_faces(photo, request: gr.Request = None):
     """Detect the faces of the photo: face list (largest first), preview with numbered boxes, message."""
     found = core.find_faces(photo, notify=gr.Warning)
     return gr.update(choices=found.choices, value=0 if found.choices else None), found.preview, found.message
 
 
 @user_errors
-def add_region(photo, region, face):
+def add_region(photo, region, face, request: gr.Request = None):
     """Add a face part (eyes, brows, nose, mouth, lower_face or face), located from the landmarks of face `face`
     (default the largest), to the photo's painted mask; returns the editor value, a message, and clears the
     part selector."""
@@ -156,12 +241,14 @@ def load_model(source, exe_checkpoint, psp_checkpoint):
 
 
 def _show_selected(original, gallery, evt: gr.SelectData):
-    """Gallery selection -> (original, selected result) for the comparison slider."""
+    """Gallery selection -> ((original, selected result) for the comparison slider, the selected result's file
+    for "use as photo")."""
     if original is None or not gallery:
-        return None
+        return None, None
     idx = evt.index if evt is not None and isinstance(evt.index, int) else 0
     item = gallery[min(idx, len(gallery) - 1)]
-    return original, item[0] if isinstance(item, (tuple, list)) else item
+    item = item[0] if isinstance(item, (tuple, list)) else item
+    return (original, item), item
 
 
 def _sync_latents(strength):
@@ -207,9 +294,10 @@ def build_demo() -> gr.Blocks:
         with gr.Accordion("Sharper results on photos", open=False, elem_id="model-guidance"):
             gr.Markdown(core.MODEL_GUIDANCE)
         original = gr.State(None)
+        chosen = gr.State(None)  # the result "use as photo" takes: the gallery's selection, else its first image
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                photo = gr.ImageEditor(
+                photo = PhotoEditor(
                     # type "pil" + image_mode None: Gradio hands over the decoded picture unconverted (16-bit,
                     # CMYK... are flattened by exegan.images, not clipped by PIL's convert); layers stay RGBA
                     label="Photo: paint over the region to fill", type="pil", image_mode=None,
@@ -220,13 +308,13 @@ def build_demo() -> gr.Blocks:
                                 label="Mask a face part in one click (then refine it with the brush)",
                                 elem_id="face-parts")
                 with gr.Accordion("…or upload a mask picture (white = fill)", open=False):
-                    mask_image = gr.Image(label="Mask (white = region to fill; combined with the painting)",
+                    mask_image = PictureInput(label="Mask (white = region to fill; combined with the painting)",
                                           type="filepath", image_mode=None, sources=["upload", "clipboard"],
                                           height=200, elem_id="mask-image")
                 with gr.Row():
-                    exemplar = gr.Image(label="Exemplar A", type="filepath", image_mode=None, height=200,
+                    exemplar = PictureInput(label="Exemplar A", type="filepath", image_mode=None, height=200,
                                         sources=["upload", "clipboard", "webcam"], elem_id="exemplar-a")
-                    exemplar_b = gr.Image(label="Exemplar B (optional)", type="filepath", image_mode=None,
+                    exemplar_b = PictureInput(label="Exemplar B (optional)", type="filepath", image_mode=None,
                                           height=200, sources=["upload", "clipboard", "webcam"], elem_id="exemplar-b")
                 with gr.Accordion("More exemplars", open=False):
                     more = gr.File(label="Extra exemplar faces (each gets its own results)", file_count="multiple",
@@ -242,6 +330,8 @@ def build_demo() -> gr.Blocks:
                     comparison = gr.ImageSlider(label="Original ↔ result", type="pil", format="png",
                                                 interactive=False, max_height=240, elem_id="comparison")
                 status = gr.Markdown(label="Status", elem_id="status")
+                reuse = gr.Button("✏️ Edit the selected result further (it becomes the photo)", size="sm",
+                                  elem_id="use-as-photo")
 
         with gr.Accordion("Settings", open=True):
             with gr.Row():
@@ -303,7 +393,7 @@ def build_demo() -> gr.Blocks:
             load_btn = gr.Button("Load model")
         rows = _examples()
         if rows:
-            gr.Examples(rows, [photo, mask_image, exemplar, exemplar_b, align], label="Examples: held-out synthetic "
+            gr.Examples(rows, [photo, mask_image, exemplar, exemplar_b, align], elem_id="examples", label="Examples: held-out synthetic "
                         "faces chosen for a visible exemplar effect, then drawn scenes (photo, mask, A, B, align)")
         gr.Markdown("Code: MIT. Model weights carry their own licence (shown above; FFHQ-trained weights are for "
                     "non-commercial research). Do not use this to deceive: results are synthetic.")
@@ -315,19 +405,22 @@ def build_demo() -> gr.Blocks:
                         crossover=crossover, align=align, face=face, align_exemplars=align_exemplars, fit=fit)
         concurrency = int(os.environ.get("EXEGAN_APP_CONCURRENCY", "1"))
         run.click(inpaint, [controls[p] for p in api_parameters(inpaint)],
-                  [gallery, masked, comparison, status, aligned, original], api_name="inpaint",
-                  concurrency_id="model", concurrency_limit=concurrency)
+                  [gallery, masked, comparison, status, aligned, original, chosen], api_name="inpaint",
+                  concurrency_id="model", concurrency_limit=concurrency
+                  ).failure(show_failure, None, status, api_visibility="private")
         sweep_btn.click(mixing_sweep, [controls[p] for p in api_parameters(mixing_sweep)],
-                        [gallery, masked, comparison, strip, status, aligned, original],
-                        api_name="mixing_sweep", concurrency_id="model", concurrency_limit=concurrency)
+                        [gallery, masked, comparison, strip, status, aligned, original, chosen],
+                        api_name="mixing_sweep", concurrency_id="model", concurrency_limit=concurrency
+                        ).failure(show_failure, None, status, api_visibility="private")
+        reuse.click(use_as_photo, chosen, photo, api_visibility="private")
         dice.click(random_seed, None, seed, api_name="random_seed")
         part.input(add_region, [photo, part, face], [photo, status, part], api_name="add_region",
-                   concurrency_limit=2)
+                   concurrency_limit=2).failure(show_failure, None, status, api_visibility="private")
         find.click(detect_faces, photo, [face, face_preview, face_msg], api_name="detect_faces",
-                   concurrency_limit=2)
+                   concurrency_limit=2).failure(show_failure, None, face_msg, api_visibility="private")
         photo.upload(detect_faces, photo, [face, face_preview, face_msg], api_visibility="private",
-                     concurrency_limit=2)
-        gallery.select(_show_selected, [original, gallery], comparison, api_visibility="private")
+                     concurrency_limit=2).failure(show_failure, None, face_msg, api_visibility="private")
+        gallery.select(_show_selected, [original, gallery], [comparison, chosen], api_visibility="private")
         strength.release(_sync_latents, strength, phi_latents, api_visibility="private")
         load_btn.click(load_model, [source, exe, psp], [model_md, strength, phi_latents, crossover],
                        api_name="load_model", concurrency_id="model", concurrency_limit=concurrency)

@@ -444,20 +444,25 @@ def faces_under_mask(alignments: Sequence[Alignment], hole: np.ndarray) -> list[
 
 def inpaint_photo(model, image, mask, exemplars, *, face: int | None = None, detector: Detector | None = None,
                   scale: float = 1.0, feather: float | None = None, align_exemplars: bool = True,
-                  sweep: bool = False, faces: Sequence[DetectedFace] | None = None, **kwargs) -> PhotoResult:
+                  sweep: bool = False, faces: Sequence[DetectedFace] | None = None,
+                  on_stage: Callable[[str], object] | None = None, **kwargs) -> PhotoResult:
     """Detect the faces, align, inpaint (``model.inpaint``, or ``model.mixing_sweep`` with ``sweep=True`` and two
     exemplars), paste the results back into the full photo, at the photo's own resolution.
 
     ``face``: None (default) fills every face the mask overlaps, the largest overlap first (each face fills the
     hole pixels inside its aligned square that an earlier face did not); an index (0 = the largest face) fills
     that face only. ``faces`` skips detection. ``kwargs`` go to the model call (``n_samples``, ``seed``, ``phi``,
-    ``truncation``, ``mix``); every face gets the same seeds. Raises :class:`NoFaceError` when no face is found,
+    ``truncation``, ``mix``); every face gets the same seeds. ``on_stage`` is called with ``"detect"``,
+    ``"exemplars"``, ``"align"``, ``"generate"`` and ``"paste"`` as each starts (the last three per face). Raises :class:`NoFaceError` when no face is found,
     :class:`MaskMissesFaceError` when the mask covers none of them (or not the chosen one), ``ValueError`` for a
     bad ``face``.
     """
     photo = im.load_image(image)
     hole = np.asarray(im.load_mask(mask).resize(photo.size, Image.Resampling.NEAREST)) > 0
+    stage = on_stage or (lambda name: None)
     det = detector or (default_detector() if faces is None or align_exemplars else None)
+    if faces is None:
+        stage("detect")
     found = list(faces) if faces is not None else det(photo)
     if not found:
         raise NoFaceError("no face found in the photo: use an image with a clearly visible face, or turn "
@@ -484,6 +489,7 @@ def inpaint_photo(model, image, mask, exemplars, *, face: int | None = None, det
                      f"({'; '.join(found[i].describe() for i in chosen)})")
     exemplars = list(exemplars) if isinstance(exemplars, (list, tuple)) else [exemplars]
     if align_exemplars:
+        stage("exemplars")
         aligned = []
         for i, ex in enumerate(exemplars):
             ex_img, ex_face = align_exemplar(ex, model.size, det, scale)
@@ -498,12 +504,15 @@ def inpaint_photo(model, image, mask, exemplars, *, face: int | None = None, det
     first = None
     for i in chosen:
         al = alignments[i]
+        stage("align")
         own = square_coverage(al, remaining) if len(chosen) > 1 else hole
         crop, crop_hole = warp_to_crop(photo, al), warp_mask_to_crop(own, al)
+        stage("generate")
         if sweep:
             crops = model.mixing_sweep(crop, crop_hole, exemplars[0], exemplars[1], **kwargs)
         else:
             crops = model.inpaint(crop, crop_hole, exemplars, **kwargs)
+        stage("paste")
         outs = [paste_back(photo if outs is None else outs[k], own, c, al, feather)[0] for k, c in enumerate(crops)]
         if first is None:
             first = (crop, crop_hole, list(crops), i, al)

@@ -406,7 +406,11 @@ def _layer_alpha(layer) -> np.ndarray | None:
     if isinstance(layer, np.ndarray) and layer.ndim == 2:
         return layer > 0
     if not isinstance(layer, (np.ndarray, Image.Image)):
-        layer = Image.open(layer)
+        try:
+            layer = Image.open(layer)
+            layer.load()
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            raise DemoError(_sentence(public_text(f"The painted mask layer could not be read: {err}"))) from None
     if isinstance(layer, Image.Image) and ("A" in layer.getbands() or "transparency" in layer.info):
         return np.asarray(layer.convert("RGBA"))[..., 3] > 0
     return np.asarray(im.load_mask(layer)) > 0
@@ -467,14 +471,14 @@ def read_photo_and_mask(editor: dict | None, mask_image=None, notes: Notes | Non
     try:
         photo = im.load_image(bg)
     except (ValueError, TypeError, OSError) as err:
-        raise DemoError(_sentence(f"The photo could not be read: {err}")) from None
+        raise DemoError(_sentence(public_text(f"The photo could not be read: {err}"))) from None
     _check_size(photo, "The photo")
     hole = editor_mask(editor, photo.size)
     if mask_image is not None:
         try:
             m = im.load_mask(mask_image)
         except (ValueError, TypeError, OSError) as err:
-            raise DemoError(_sentence(f"The mask image could not be read: {err}")) from None
+            raise DemoError(_sentence(public_text(f"The mask image could not be read: {err}"))) from None
         if m.size != photo.size:
             notes.add(f"The mask image is {m.width}×{m.height}, the photo {photo.width}×{photo.height}: "
                       "the mask was resized to the photo.")
@@ -493,7 +497,7 @@ def read_exemplars(exemplar=None, exemplar_b=None, more=None, mode: str = MODE_S
         try:
             image = im.load_image(src)
         except (ValueError, TypeError, OSError) as err:
-            raise DemoError(_sentence(f"{what} could not be read: {err}")) from None
+            raise DemoError(_sentence(public_text(f"{what} could not be read: {err}"))) from None
         return _check_size(image, what)
 
     if mode == MODE_MIX:
@@ -653,6 +657,8 @@ class Outcome:
     """The mask was empty: ``images`` is just the photo."""
     names: list[str] = field(default_factory=list)
     """A download file name per image: ``photo_e<exemplar>_s<seed>.png`` (the seed that regenerates it alone)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage (:data:`STAGES` names); ``seconds`` is their sum, the request end to end."""
 
     @property
     def gallery(self) -> list[tuple[Image.Image, str]]:
@@ -663,21 +669,73 @@ class Outcome:
         """The input as the model gets it: the photo with the hole striped grey."""
         return masked_preview(self.photo, self.hole)
 
+    def _breakdown(self) -> str:
+        parts = [f"{STAGE_LABELS.get(k, k)} {v:.1f} s" for k, v in self.timings.items() if k in STAGE_LABELS]
+        return f" ({', '.join(parts)})" if len(parts) > 1 else ""
+
     @property
     def status(self) -> str:
         """Markdown: what was made and how long it took, then each notice."""
         lines = ["Nothing to fill." if self.nothing_to_fill else
-                 f"{self.summary} in {self.seconds:.1f} s. Click a result to compare it with the original."]
+                 f"{self.summary} in {self.seconds:.1f} s{self._breakdown()}. Click a result to compare it with "
+                 "the original."]
         lines += [f"⚠️ {n}" for n in self.notes]
         if self.aligned_view is not None:
             lines.append("The face was detected and aligned; results are pasted back into the full photo.")
         return "  \n".join(lines)
 
 
+class Stages:
+    """The stages of one request, timed end to end: ``stages("generate")`` ends the running stage, starts the named
+    one and reports it to ``progress`` (its fraction and description from :data:`STAGES`); ``seconds`` holds the
+    time spent in each stage, :attr:`total` their sum."""
+
+    def __init__(self, progress: Progress | None = None):
+        self.progress = progress
+        self.t0 = self._mark = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self._current: str | None = None
+
+    def __call__(self, name: str) -> None:
+        self._stop(name)
+        if self.progress is not None:
+            fraction, description = STAGES[name]
+            self.progress(fraction, description)
+
+    def finish(self) -> "Stages":
+        """End the running stage (the times so far are final); a later call starts another stage, and the time in
+        between counts as ``"done"``, so :attr:`total` stays end to end."""
+        self._stop("done")
+        return self
+
+    def _stop(self, then: str) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            self.seconds[self._current] = self.seconds.get(self._current, 0.0) + now - self._mark
+        self._current, self._mark = then, now
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+STAGES = {"read": (0.02, "Reading the inputs"), "exemplars": (0.1, "Aligning the exemplars"),
+          "detect": (0.15, "Detecting faces"), "align": (0.25, "Aligning the face"),
+          "generate": (0.35, "Generating"), "paste": (0.85, "Pasting the results back into the photo"),
+          "save": (0.92, "Saving the results"), "done": (1.0, "Done")}
+"""Stage name -> (progress fraction when it starts, what the user reads); the status lists them as timed."""
+STAGE_LABELS = {"read": "reading", "detect": "detection", "exemplars": "exemplar alignment", "align": "alignment",
+                "generate": "generation", "paste": "paste-back", "save": "saving"}
+
+
 def inpaint(manager: ModelManager, request: InpaintRequest, *, progress: Progress | None = None,
-            notify: Notify | None = None) -> Outcome:
+            notify: Notify | None = None, stages: Stages | None = None) -> Outcome:
     """Fill the request's hole guided by its exemplars: ``n_samples`` results per exemplar, exemplar-major, or
-    ``n_samples`` mixes of A and B in :data:`MODE_MIX`. Raises :class:`DemoError` for a request that cannot run."""
+    ``n_samples`` mixes of A and B in :data:`MODE_MIX`. Raises :class:`DemoError` for a request that cannot run.
+    ``stages``: a running :class:`Stages` to continue (an interface that times its own steps too); by default a
+    new one reporting to ``progress``."""
+    stages = stages or Stages(progress)
+    stages("read")
     notes = Notes(notify)
     mode = MODE_MIX if request.mode == MODE_MIX else MODE_SEPARATE
     request = replace(request, mode=mode)
@@ -686,7 +744,7 @@ def inpaint(manager: ModelManager, request: InpaintRequest, *, progress: Progres
     kwargs, adjustments = pipeline_kwargs(model, request, n_exemplars=len(exemplars))
     for n in adjustments:
         notes.add(n)
-    out = _generate(manager, model, request, exemplars, kwargs, sweep=False, notes=notes, progress=progress)
+    out = _generate(manager, model, request, exemplars, kwargs, sweep=False, notes=notes, stages=stages)
     if out.nothing_to_fill:
         return out
     n, seed = kwargs["n_samples"], kwargs["seed"]
@@ -701,16 +759,18 @@ def inpaint(manager: ModelManager, request: InpaintRequest, *, progress: Progres
 
 
 def mixing_sweep(manager: ModelManager, request: InpaintRequest, *, progress: Progress | None = None,
-                 notify: Notify | None = None) -> Outcome:
+                 notify: Notify | None = None, stages: Stages | None = None) -> Outcome:
     """Every style-mixing crossover c = 0..len(phi) between exemplars A and B, one result each (c latents from
     A); ``more_exemplars``, ``n_samples``, ``mode`` and ``crossover`` are not used. Raises :class:`DemoError`
-    for a request that cannot run."""
+    for a request that cannot run. ``stages`` as in :func:`inpaint`."""
+    stages = stages or Stages(progress)
+    stages("read")
     notes = Notes(notify)
     exemplars = read_exemplars(request.exemplar, request.exemplar_b, None, MODE_MIX)
     model = manager.get()
     kwargs, _ = pipeline_kwargs(model, replace(request, n_samples=1, mode=MODE_SEPARATE))
     kwargs.pop("n_samples")
-    out = _generate(manager, model, request, exemplars, kwargs, sweep=True, notes=notes, progress=progress)
+    out = _generate(manager, model, request, exemplars, kwargs, sweep=True, notes=notes, stages=stages)
     if out.nothing_to_fill:
         return out
     k = len(out.images) - 1
@@ -719,25 +779,19 @@ def mixing_sweep(manager: ModelManager, request: InpaintRequest, *, progress: Pr
     return replace(out, captions=captions, names=names, summary=f"sweep of {k + 1} crossovers")
 
 
-def _report(progress: Progress | None, fraction: float, description: str) -> None:
-    if progress is not None:
-        progress(fraction, description)
-
-
 def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: list[Image.Image], kwargs: dict,
-              *, sweep: bool, notes: Notes, progress: Progress | None) -> Outcome:
-    """Read the photo and hole, then inpaint (or sweep) either the aligned face or the fitted picture. The
-    outcome's captions and summary are left to the caller."""
-    t0 = time.perf_counter()
-    _report(progress, 0.05, "Reading the inputs")
+              *, sweep: bool, notes: Notes, stages: Stages) -> Outcome:
+    """Read the photo and hole, then inpaint (or sweep) either the aligned face or the fitted picture; the
+    outcome is timed by ``stages`` (finished here). Its captions and summary are left to the caller."""
     photo, hole = read_photo_and_mask(request.photo, request.mask_image, notes)
     if request.fit not in FIT_MODES:
         raise DemoError(f"Fit must be one of {', '.join(FIT_MODES)}, got {request.fit!r}.")
     if not hole.any():
         notes.add("The mask is empty: paint over the region to fill (or upload a mask, white = hole). "
                   "The photo is returned unchanged.")
-        return Outcome([photo], [EMPTY_CAPTION], photo, hole, notes, seconds=time.perf_counter() - t0,
-                       nothing_to_fill=True)
+        stages.finish()
+        return Outcome([photo], [EMPTY_CAPTION], photo, hole, notes, seconds=stages.total,
+                       nothing_to_fill=True, timings=dict(stages.seconds))
     face = face_index(request.face)
     align, align_exemplars = bool(request.align), bool(request.align_exemplars)
     aligned_view = None
@@ -745,17 +799,18 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
         try:
             det = _detector_or_none(notes) if align or align_exemplars else None
             if align_exemplars and det is not None:
-                _report(progress, 0.1, "Aligning the exemplars")
+                stages("exemplars")
                 exemplars = _aligned_exemplars(exemplars, model.size, det, notes)
+            if align and det is not None:
+                stages("detect")
             faces = det(photo) if align and det is not None else []
             if align and det is not None and not faces:
                 notes.add("No face found in the photo: it is used as it is (fitted to the model's square). "
                           "Aligned face crops work best; turn alignment off to skip detection.")
-            _report(progress, 0.3, "Generating")
             if faces:
                 _check_face(face, faces)
                 res = al.inpaint_photo(model, photo, hole, exemplars, face=face, faces=faces,
-                                       align_exemplars=False, sweep=sweep, **kwargs)
+                                       align_exemplars=False, sweep=sweep, on_stage=stages, **kwargs)
                 for n in res.notes:
                     notes.add(_sentence(n))
                 images = res.images
@@ -764,9 +819,11 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
                 if aligned_view.width < 256:  # tiny models: enlarge for display, pixels kept visible
                     aligned_view = aligned_view.resize((256, 256), Image.Resampling.NEAREST)
             elif sweep:
+                stages("generate")
                 _upscale_notice(model.size, max(photo.size) / model.size, notes)
                 images = model.mixing_sweep(photo, hole, exemplars[0], exemplars[1], fit=request.fit, **kwargs)
             else:
+                stages("generate")
                 _upscale_notice(model.size, max(photo.size) / model.size, notes)
                 images = model.inpaint(photo, hole, exemplars, fit=request.fit, **kwargs)
         except DemoError:
@@ -775,8 +832,8 @@ def _generate(manager: ModelManager, model, request: InpaintRequest, exemplars: 
             raise DemoError(_sentence(str(err))) from None
         except FloatingPointError as err:  # the model, not the input, is at fault
             raise DemoError(_sentence(public_text(str(err)))) from None
-    _report(progress, 0.95, "Done")
-    return Outcome(list(images), [], photo, hole, notes, aligned_view, time.perf_counter() - t0)
+    stages.finish()
+    return Outcome(list(images), [], photo, hole, notes, aligned_view, stages.total, timings=dict(stages.seconds))
 
 
 def _upscale_notice(size: int, zoom: float, notes: Notes) -> None:

@@ -31,7 +31,7 @@ from typing import IO, Literal, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["MAX_PIXELS", "MAX_FILE_BYTES", "FORMATS", "Fit", "load_image", "load_mask", "plan_fit", "fit_square", "fit_square_mask", "paste_back",
            "image_to_tensor", "tensor_to_image", "mask_to_tensor"]
@@ -89,7 +89,8 @@ def _open(src: ImageSource, max_pixels: int | None) -> Image.Image:
         except Image.DecompressionBombError as exc:
             raise ValueError(f"{name}: image too large ({exc})") from None
         except Exception as exc:  # UnidentifiedImageError and friends
-            raise ValueError(f"{name}: not a recognised image file ({type(exc).__name__}: {exc})") from None
+            detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({type(exc).__name__}: {exc})"
+            raise ValueError(f"{name}: not a recognised image file; use {', '.join(FORMATS)}{detail}") from None
     _check_pixels(*im.size, max_pixels)
     try:
         im.load()

@@ -216,6 +216,35 @@ def test_errors_are_clear_and_do_not_break_the_next_request(server):
     assert len(client.predict(**inpaint_args(work))[0]) == 4
 
 
+def test_unreadable_and_oversized_uploads_are_named_without_server_paths(server):
+    """Files Gradio cannot decode reach exegan's readers (not Gradio's "Could not preprocess input component"):
+    the message names the input, the file by its own name only, and what to use instead."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, _, work = server
+    photo_files(work)
+    (work / "notes.png").write_text("not an image at all")
+    Image.new("L", (9000, 8000)).save(work / "huge.png")  # 72 MP: over the decompression-bomb limit
+    cases = [("The photo could not be read: notes.png: not a recognised image", dict(
+                 photo=editor_payload(work / "notes.png", work / "layer.png"))),
+             ("The photo could not be read: image too large", dict(
+                 photo=editor_payload(work / "huge.png", work / "layer.png"))),
+             ("The painted mask layer could not be read", dict(
+                 photo=editor_payload(work / "photo.png", work / "notes.png"))),
+             ("Exemplar A could not be read: notes.png: not a recognised image", dict(
+                 exemplar=handle_file(str(work / "notes.png")))),
+             ("Exemplar B could not be read: image too large", dict(exemplar_b=handle_file(str(work / "huge.png")))),
+             ("The mask image could not be read: notes.png", dict(mask_image=handle_file(str(work / "notes.png"))))]
+    for expected, kw in cases:
+        with pytest.raises(AppError) as err:
+            client.predict(**inpaint_args(work, **kw))
+        message = str(err.value)
+        assert message.startswith(expected), message
+        assert "preprocess" not in message and "/tmp" not in message and "gradio" not in message, message
+    assert len(client.predict(**inpaint_args(work))[0]) == 4  # and the next request is served
+
+
 def test_concurrent_requests_all_succeed(server):
     client, _, work = server
     photo, hole = photo_files(work)

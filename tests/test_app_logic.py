@@ -390,8 +390,17 @@ def test_aligned_run_changes_only_the_mask_in_the_full_photo(manager, detector):
     layer = np.zeros((360, 480, 4), np.uint8)
     layer[hole] = (255, 0, 200, 150)
     photo = np.asarray(scene)
-    out = run(manager, editor(photo, layer), align=True, align_exemplars=True,
-              exemplar=np.asarray(mx.aligned_photo(mx.EXEMPLARS["exemplar_smile"], 64)))
+    reported = []
+    out = demo.inpaint(manager, demo.InpaintRequest(**{**ARGS, "photo": editor(photo, layer), "align": True,
+                       "align_exemplars": True, "exemplar": np.asarray(mx.aligned_photo(mx.EXEMPLARS[
+                           "exemplar_smile"], 64))}), progress=lambda f, d: reported.append((f, d)))
+    # every stage of the request is reported as it starts, in order, and timed end to end
+    assert [d for _, d in reported] == [demo.STAGES[k][1] for k in ("read", "exemplars", "detect", "align",
+                                                                    "generate", "paste")]
+    assert [f for f, _ in reported] == sorted(f for f, _ in reported)
+    assert set(out.timings) >= {"read", "exemplars", "detect", "align", "generate", "paste"}
+    assert out.seconds == pytest.approx(sum(out.timings.values())) and out.seconds > out.timings["generate"] > 0
+    assert "detection" in out.status and "paste-back" in out.status and f"in {out.seconds:.1f} s" in out.status
     assert "aligned" in out.status and len(out.gallery) == 2 and out.aligned_view.size == (256, 256)
     assert "fills faces at 32×32 px" in out.status and "Sharper results on photos" in out.status  # honest: soft
     for img in out.images:
@@ -478,14 +487,16 @@ def test_handler_parameters_are_the_request_fields_and_the_documented_api(app):
 
 def test_handlers_return_the_components_values(app):
     ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
-    gallery, masked, (original, first), status, aligned, orig_state = app.inpaint(ed, **{**ARGS, "n_samples": 3})
+    gallery, masked, (original, first), status, aligned, orig_state, chosen = app.inpaint(
+        ed, **{**ARGS, "n_samples": 3})
+    assert chosen == gallery[0][0]  # "edit further" takes the first result until another one is selected
     assert len(gallery) == 3 and gallery[1][1] == "exemplar 1 · seed 1" and aligned is None  # sample 2: seed 0 + 1
     assert [Path(f).name for f, _ in gallery] == ["photo_e1_s0.png", "photo_e1_s1.png", "photo_e1_s2.png"]
     assert np.array_equal(np.asarray(Image.open(gallery[0][0])), np.asarray(first))  # the file is the result
     assert np.array_equal(np.asarray(original), PHOTO) and orig_state is original
     assert np.array_equal(np.asarray(masked)[~hole_of(BOX)], PHOTO[~hole_of(BOX)]) and "3 results" in status
     sweep_args = {k: v for k, v in ARGS.items() if k not in ("more_exemplars", "n_samples", "mode", "crossover")}
-    gallery, masked, comparison, strip, status, aligned, original = app.mixing_sweep(
+    gallery, masked, comparison, strip, status, aligned, original, chosen = app.mixing_sweep(
         ed, **{**sweep_args, "exemplar_b": EXEMPLAR[::-1]})
     assert len(gallery) == 5 and strip.size == (5 * round(64 * 256 / 48) + 8, 256) and "sweep of 5" in status
 
@@ -534,9 +545,52 @@ def test_compare_picks_the_selected_result(app):
         index = 1
 
     gal = [("a.png", "x"), ("b.png", "y")]
-    assert app._show_selected("orig.png", gal, Evt()) == ("orig.png", "b.png")
-    assert app._show_selected("orig.png", gal, None) == ("orig.png", "a.png")
-    assert app._show_selected(None, gal, None) is None
+    assert app._show_selected("orig.png", gal, Evt()) == (("orig.png", "b.png"), "b.png")
+    assert app._show_selected("orig.png", gal, None) == (("orig.png", "a.png"), "a.png")
+    assert app._show_selected(None, gal, None) == (None, None)
+
+
+def test_a_result_becomes_the_photo_and_is_edited_again(app):
+    """Iterative editing: the chosen result is the editor's new photo with nothing painted; filling another part
+    of it keeps every pixel of that result outside the new hole."""
+    import gradio as gr
+
+    ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
+    gallery, *_, chosen = app.inpaint(ed, **{**ARGS, "n_samples": 2})
+    value = app.use_as_photo(chosen)
+    assert value["layers"] == [] and value["background"] == chosen
+    first = np.asarray(Image.open(chosen).convert("RGB"))
+    box2 = (2, 10, 30, 44)  # another region, overlapping the first hole's edge
+    again = editor(first, rgba_layer(first.shape, box2))
+    gallery2, *_ = app.inpaint(again, **{**ARGS, "n_samples": 1, "seed": 7})
+    second = np.asarray(Image.open(gallery2[0][0]).convert("RGB"))
+    keep = ~hole_of(box2)
+    assert np.array_equal(second[keep], first[keep]) and not np.array_equal(second, first)
+    with pytest.raises(gr.Error, match="Generate results first"):
+        app.use_as_photo(None)
+
+
+def test_failures_are_kept_per_session_for_the_status(app):
+    """The last error of a browser session is shown once in its status; API calls without a session keep
+    nothing; the store is bounded."""
+    import gradio as gr
+
+    class Req:
+        def __init__(self, key):
+            self.session_hash = key
+
+    ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
+    with pytest.raises(gr.Error):
+        app.inpaint(ed, **{**ARGS, "exemplar": None}, request=Req("s1"))
+    shown = app.show_failure(Req("s1"))
+    assert shown.startswith("❌ Add at least one exemplar face")
+    assert app.show_failure(Req("s1")) == gr.update() and app.show_failure(Req("other")) == gr.update()
+    with pytest.raises(gr.Error):
+        app.inpaint(ed, **{**ARGS, "exemplar": None})  # no request: nothing stored
+    failures = app.Failures(limit=3)
+    for i in range(5):
+        failures.put(Req(i), f"error {i}")
+    assert [failures.pop(Req(i)) for i in range(5)] == [None, None, "error 2", "error 3", "error 4"]
 
 
 def test_detect_faces_fills_the_face_list(app, detector):
