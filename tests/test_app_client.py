@@ -188,6 +188,7 @@ def test_sixteen_bit_and_cmyk_photos_through_the_editor_payload(server):
                                         n_samples=1))
     result = np.asarray(Image.open(out[0][0]["image"]).convert("RGB"))
     assert np.array_equal(result[~hole], np.dstack([gray] * 3)[~hole])  # scaled to 8 bit, not clipped to white
+    assert (result[..., 0] == result[..., 1]).all() and (result[..., 1] == result[..., 2]).all()  # grey in, grey out
     out = client.predict(**inpaint_args(work, photo=editor_payload(work / "photo_cmyk.jpg", work / "layer.png"),
                                         n_samples=1))
     result = np.asarray(Image.open(out[0][0]["image"]).convert("RGB")).astype(int)
