@@ -1,6 +1,9 @@
 """Test images and exemplar pairing.
 
-Test images: every image file directly in ``--data``, sorted by file name (the official loaders sort too), each
+Test images: every image file directly in ``--data`` (or, with ``--data synthetic-faces:N[:SEED]``, N held-out
+faces of the offline synthetic-faces source, :class:`exegan.synthetic_faces.SyntheticFaces`, written as
+``face_0000.png``... at their native 64 px: faces no training run sees, for a protocol that needs no dataset),
+sorted by file name (the official loaders sort too), each
 centre-cropped to a square and resized to S x S with LANCZOS (:func:`exegan.images.fit_square`, mode "crop"),
 then saved as ``<stem>.png``; these PNGs are the ground truth of every metric. (Official: scale by
 max(S/h, S/w) with LANCZOS and take a *random* S x S crop; for the usual S x S test sets both are the identity.)
@@ -25,11 +28,53 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from PIL import Image
+
 from exegan import images as im
 
-__all__ = ["IMAGE_EXTS", "list_images", "prepare_images", "batch_reverse_pairs", "pair_exemplars"]
+__all__ = ["IMAGE_EXTS", "SYNTHETIC", "MAX_SYNTHETIC", "synthetic_spec", "resolve_data", "list_images",
+           "prepare_images", "batch_reverse_pairs", "pair_exemplars"]
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+SYNTHETIC = "synthetic-faces"
+MAX_SYNTHETIC = 5000
+
+
+def synthetic_spec(data: str | os.PathLike) -> tuple[int, int] | None:
+    """``"synthetic-faces:N[:SEED]"`` -> ``(N, SEED)`` (SEED default 0); None for anything else (a folder)."""
+    text = str(data)
+    if text != SYNTHETIC and not text.startswith(SYNTHETIC + ":"):
+        return None
+    parts = text.split(":")[1:]
+    try:
+        n, seed = int(parts[0]) if parts else 0, int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        n, seed = 0, 0
+    if len(parts) not in (1, 2) or not 2 <= n <= MAX_SYNTHETIC or seed < 0:
+        raise ValueError(f"--data {text}: use {SYNTHETIC}:N[:SEED] with N in 2-{MAX_SYNTHETIC} and SEED >= 0")
+    return n, seed
+
+
+def resolve_data(data: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[list[Path], str]:
+    """The test image files of ``--data`` and a description for results.json: a folder's images
+    (:func:`list_images`), or the synthetic faces of :func:`synthetic_spec`, written under ``out_dir``."""
+    spec = synthetic_spec(data)
+    if spec is None:
+        return list_images(data), str(Path(data).resolve())
+    from exegan.synthetic_faces import SyntheticFaces
+
+    n, seed = spec
+    faces = SyntheticFaces(SyntheticFaces.NATIVE, length=n, seed=seed, held_out=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(n):
+        pixels = ((faces[i] + 1) * 127.5 + 0.5).floor().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+        files.append(out / f"face_{i:04d}.png")
+        Image.fromarray(pixels).save(files[-1])
+    return files, f"{SYNTHETIC}:{n}:{seed} (held-out faces of exegan.synthetic_faces, 64 px)"
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -30,17 +30,23 @@ class Extractors:
     Each feature extractor is ``(cache id, fn)`` with ``fn``: uint8 ``[B, H, W, 3]`` -> ``[B, ...]``."""
 
     inception: tuple[str, Callable] | None = None
+    set_keys: tuple[str, str, str] = ("fid", "u_ids", "p_ids")
+    """Names of the Fréchet distance and the two IDS computed on ``inception``'s features (other names when a
+    stand-in network replaces Inception, so its numbers never pass for FID)."""
     identity: tuple[str, Callable] | None = None
     attributes: tuple[str, Callable] | None = None
     code_dim: int = 0
     lpips: Callable | None = None
+    diversity_key: str = "lpips_diversity"
     info: dict = field(default_factory=dict)
 
 
 def load_extractors(dist: Dist, methods: Sequence[Method], *, fid_weights: str | None, identity: str = "auto",
                     attr_model: str = "auto", lpips_vgg: str | None = None, n_seeds: int = 1) -> Extractors:
-    """Load every network on every process (``fid_weights=None``: no Inception metrics; ``lpips_vgg="random"``:
-    random LPIPS trunk, smoke tests only)."""
+    """Load every network on every process. ``fid_weights``: the FID Inception file; None: no set metrics;
+    ``"sface"``: the offline stand-in, a Fréchet distance and IDS on SFace embeddings (``fd_sface``,
+    ``u_ids_sface``, ``p_ids_sface``). ``lpips_vgg``: VGG16 weights for LPIPS diversity; ``"random"``: random
+    trunk, smoke tests only; ``"sface"``: diversity by the SFace-trunk distance (``sface_diversity``)."""
     from .attributes import StyleCodeExtractor
     from .diversity import load_lpips_metric
     from .identity import load_identity_backend
@@ -49,6 +55,10 @@ def load_extractors(dist: Dist, methods: Sequence[Method], *, fid_weights: str |
     ex = Extractors()
     if fid_weights is None:
         ex.info["feature_extractor"] = {"name": "none (--no-fid)"}
+    elif fid_weights == "sface":
+        ex.inception, ex.info["feature_extractor"] = _sface_features(dist.device)
+        ex.set_keys = ("fd_sface", "u_ids_sface", "p_ids_sface")
+        ex.info["resize"] = "bilinear to 112x112 (SFace input)"
     else:
         net, info = load_fid_inception(fid_weights, dist.device)
 
@@ -79,10 +89,32 @@ def load_extractors(dist: Dist, methods: Sequence[Method], *, fid_weights: str |
         ex.info["attributes"] = {"available": False, "reason": "no EXE-GAN model to encode style codes"}
     if n_seeds < 2:
         ex.info["lpips"] = {"available": False, "reason": "diversity needs >= 2 seeds"}
+    elif lpips_vgg == "sface":
+        from .sface_perceptual import SFacePerceptual
+
+        metric = SFacePerceptual(device=dist.device)
+        ex.lpips, ex.diversity_key = metric, "sface_diversity"
+        ex.info["lpips"] = {"available": True, "stand_in_for": "LPIPS (not comparable)", **metric.info}
     else:
         random = lpips_vgg == "random"
         ex.lpips, ex.info["lpips"] = load_lpips_metric(None if random else lpips_vgg, dist.device, random)
     return ex
+
+
+def _sface_features(device) -> tuple[tuple[str, Callable], dict]:
+    """The stand-in for FID's Inception features: SFace's 128-d face embedding before normalisation."""
+    from .identity import load_identity_backend
+
+    backend, info = load_identity_backend("sface", device)
+
+    @torch.no_grad()
+    def embed(batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return backend.net.embed(x.to(backend.device)).float().cpu().numpy()
+
+    name = ("SFace face embedding, 128-d, before normalisation (offline stand-in for Inception: FD-SFace and "
+            "IDS-SFace are not comparable with FID / IDS)")
+    return (f"fd-sface-{info['fingerprint']}", embed), {"name": name, "source": info.get("source", "")}
 
 
 def _stat(values: list[float]) -> dict:
@@ -128,11 +160,13 @@ def evaluate(methods: Sequence[Method], proto: Protocol, out: str | os.PathLike,
         paths, vals, errors = sets[key], {}, {}
         if inc is not None:
             real, fake = np.stack([inc[p] for p in gt]), np.stack([inc[p] for p in paths])
+            fd_key, u_key, p_key = ex.set_keys
             try:
-                vals["fid"] = fid_from_features(real, fake, fid_sqrt)
+                vals[fd_key] = fid_from_features(real, fake, fid_sqrt)
             except ValueError as err:  # sqrtm's imaginary-component rule, or fewer than 2 images
-                errors["fid"] = str(err)
-            vals.update(inception_discriminative_scores(real, fake))
+                errors[fd_key] = str(err)
+            ids = inception_discriminative_scores(real, fake)
+            vals[u_key], vals[p_key] = ids["u_ids"], ids["p_ids"]
         px = [pix[(g, p)] for g, p in zip(gt, paths)]
         vals |= {k: float(np.mean([d[k] for d in px])) for k in ("mae", "psnr", "ssim")}
         if idn is not None:
@@ -159,7 +193,7 @@ def evaluate(methods: Sequence[Method], proto: Protocol, out: str | os.PathLike,
             if lp:
                 per_input = [np.mean([lp[(sets[(m.spec.label, b, s1)][i], sets[(m.spec.label, b, s2)][i])]
                                       for k, s1 in enumerate(seeds) for s2 in seeds[k + 1:]]) for i in range(n)]
-                metrics["lpips_diversity"] = {"mean": float(np.mean(per_input)),
+                metrics[ex.diversity_key] = {"mean": float(np.mean(per_input)),
                                               "std_over_inputs": float(np.std(per_input)),
                                               "pairs_per_input": len(seeds) * (len(seeds) - 1) // 2}
             entries.append({"method": m.spec.label, "mask": b, "n": n, "seeds": list(seeds),

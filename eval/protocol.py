@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import list_images, pair_exemplars, prepare_images
+from .data import pair_exemplars, prepare_images, resolve_data
 from .distributed import Dist
 from .masks import materialise_masks, parse_buckets
 from .report import write_json
@@ -41,7 +41,8 @@ def prepare_protocol(out: str | os.PathLike, data: str | os.PathLike, size: int,
     out = Path(out)
     proto_file = out / "inputs" / "protocol.json"
     if dist.is_main:
-        files = list_images(data)[:limit]
+        files, source = resolve_data(data, out / "inputs" / "source")
+        files = files[:limit]
         gt_all = prepare_images(files, size, out / "inputs" / "gt")
         gt, ex, ex_info = pair_exemplars(gt_all, exemplars, out / "inputs" / "exemplars", size, pair_batch, keep_last)
         sets = materialise_masks(parse_buckets(masks), len(gt), size, Path(mask_dir) if mask_dir else out / "masks",
@@ -49,7 +50,7 @@ def prepare_protocol(out: str | os.PathLike, data: str | os.PathLike, size: int,
         write_json(proto_file, {
             "size": size, "gt": [str(p.resolve()) for p in gt], "exemplars": [str(p.resolve()) for p in ex],
             "masks": {b: [str(p.resolve()) for p in s.paths] for b, s in sets.items()},
-            "info": {"data": str(Path(data).resolve()), "n_available": len(files), "n": len(gt),
+            "info": {"data": source, "n_available": len(files), "n": len(gt),
                      "exemplars": {**ex_info, "pairs": {g.stem: e.stem for g, e in zip(gt, ex)}},
                      "masks": {b: s.info for b, s in sets.items()}}})
     dist.barrier()

@@ -28,6 +28,11 @@ METRICS: list[tuple[str, str, str | None, float, int]] = [
     ("id_cos_original", "ID cos to original", None, 1, 4),
     ("attr_distance", "attribute dist. (Eq. 7) ↓", "lower", 1, 4),
     ("lpips_diversity", "LPIPS diversity ↑", "higher", 1, 4),
+    # offline stand-ins (``--fid-weights sface``, ``--lpips-vgg sface``): other networks, other scales
+    ("fd_sface", "FD-SFace ↓ (not FID)", "lower", 1, 2),
+    ("p_ids_sface", "P-IDS-SFace (%) ↑", "higher", 100, 2),
+    ("u_ids_sface", "U-IDS-SFace (%) ↑", "higher", 100, 2),
+    ("sface_diversity", "SFace-trunk diversity ↑ (not LPIPS)", "higher", 1, 4),
 ]
 
 
@@ -116,8 +121,9 @@ def _describe(info: dict | None) -> str:
         return "none"
     if not info.get("available", True):
         return f"unavailable ({info.get('reason', '')})"
-    return ", ".join(f"{k}={v}" for k, v in info.items() if k in ("backend", "source", "model", "network",
-                                                                  "vgg16_weights", "fingerprint"))
+    shown = {k: (Path(v).name if k in ("source", "vgg16_weights") and v else v) for k, v in info.items()
+             if k in ("backend", "source", "model", "network", "vgg16_weights", "fingerprint")}  # files by name
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
 def _best(values: list, better: str | None) -> set[int]:

@@ -34,6 +34,7 @@ import numpy as np
 import exegan  # noqa: F401  (installs the torchvision guard before anything imports torchvision / lpips)
 
 from . import report
+from .data import synthetic_spec
 from .distributed import Dist
 from .evaluate import evaluate, load_extractors
 from .features import FeatureStore, load_uint8
@@ -55,7 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--method", action="append", required=True, metavar="[LABEL=]KIND[=ARG]",
                    help="exegan=PATH|REPO, exegan-official=EXE.pt,PSP.pt, telea[=R], ns[=R], paste, folder=DIR "
                         "(repeatable; see eval/methods.py)")
-    p.add_argument("--data", required=True, help="folder of test images (sorted by name)")
+    p.add_argument("--data", required=True,
+                   help="folder of test images (sorted by name), or synthetic-faces:N[:SEED] for N held-out faces "
+                        "of the offline synthetic-faces source (64 px; no dataset needed)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--masks", default=DEFAULT_BUCKETS, help=f"mask buckets (default {DEFAULT_BUCKETS})")
     p.add_argument("--mask-source", default=None,
@@ -74,7 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="image size S (default: the first EXE-GAN model's size, else 256)")
     p.add_argument("--fid-weights", default=os.environ.get("EXEGAN_FID_WEIGHTS"),
                    help="pt_inception-2015-12-05-6726825d.pth: a path or hf://OWNER/REPO/FILE "
-                        "(default $EXEGAN_FID_WEIGHTS)")
+                        "(default $EXEGAN_FID_WEIGHTS); 'sface': the offline stand-in, a Frechet distance and IDS "
+                        "on SFace face embeddings (FD-SFace, not comparable with FID)")
     p.add_argument("--no-fid", action="store_true", help="skip the Inception metrics (FID, U-IDS, P-IDS)")
     p.add_argument("--fid-sqrt", choices=["sqrtm", "exact"], default="sqrtm",
                    help="tr sqrt(S1 S2) by scipy sqrtm (pytorch-fid, default) or exactly by eigenvalues (fast)")
@@ -83,7 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="method label whose style encoder measures the attribute distance (auto: the first "
                         "EXE-GAN method; none)")
     p.add_argument("--lpips-vgg", default=None,
-                   help="VGG16 weights for LPIPS diversity (default: torch hub cache; 'random' = smoke test)")
+                   help="VGG16 weights for LPIPS diversity (default: torch hub cache; 'random' = smoke test; "
+                        "'sface' = the offline SFace-trunk distance instead, not comparable with LPIPS)")
     p.add_argument("--batch-size", type=int, default=16, help="images per network batch (default 16)")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="EXE-GAN precision")
     p.add_argument("--cache", default=None, help="feature cache folder (default OUT/cache; 'none' = memory only)")
@@ -99,6 +104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             ("--threads", args.threads, 1024), ("--size", args.size, 4096)):
         if value is not None and not 1 <= value <= hi:
             p.error(f"{flag} must be in 1-{hi}, got {value}")
+    try:
+        synthetic_spec(args.data)
+    except ValueError as err:
+        p.error(str(err))
     if not args.no_fid and not args.fid_weights:
         p.error("FID needs --fid-weights (pt_inception-2015-12-05-6726825d.pth, a path or hf://OWNER/REPO/FILE; "
                 "or set EXEGAN_FID_WEIGHTS), or pass --no-fid")

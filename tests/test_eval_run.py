@@ -162,31 +162,32 @@ def test_masks_are_identical_across_methods_and_runs(run, assets):
     assert job_seed(0, "center", 3) == job_seed(0, "center", 3) != job_seed(1, "center", 3)
 
 
-def test_comparison_notebook_runs_headless(run, assets, tmp_path, monkeypatch):
-    """Executes eval/compare_methods.ipynb with nbclient on a kernel spec that points at this interpreter (a
-    temporary JUPYTER_PATH entry), so it works in any fresh venv with ipykernel installed."""
+def test_comparison_notebook_runs_headless(run, assets, tmp_path):
+    """``python -m eval.notebook`` executes eval/compare_methods.ipynb with nbclient on a kernel of this
+    interpreter (a temporary kernel spec, so it works in any fresh venv with ipykernel) and writes the executed
+    copy: every cell ran, the plots are embedded, the figures saved."""
     nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib")
-    spec_dir = tmp_path / "jupyter" / "kernels" / "exegan-eval"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "exegan eval (test)", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    from eval.notebook import main as notebook_main
+
     results = [str(run[0] / "results.json")]
     if (assets["root"] / "run2" / "results.json").is_file():
         results.append(str(assets["root"] / "run2" / "results.json"))
-    monkeypatch.setenv("EXEGAN_EVAL_RESULTS", os.pathsep.join(results))
-    monkeypatch.setenv("EXEGAN_EVAL_FIGURES", str(tmp_path / "figures"))
-    nb = nbformat.read(REPO / "eval" / "compare_methods.ipynb", as_version=4)
-    nbclient.NotebookClient(nb, kernel_name="exegan-eval", timeout=120,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = tmp_path / "executed.ipynb"
+    assert notebook_main([*results, "--out", str(out), "--figures", str(tmp_path / "figures"), "--timeout", "120"]) == 0
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    assert "fid_ids_vs_ratio.png" in figures and "exemplar_fidelity.png" in figures
-    assert "samples_run1_center.png" in figures
+    assert {"fid_ids_vs_ratio.png", "pixel_metrics_vs_ratio.png", "exemplar_fidelity.png",
+            "samples_run1_center.png"} <= set(figures)
+    nb = nbformat.read(out, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 4  # set metrics, pixel metrics, fidelity, samples
+    assert any("text/markdown" in o.get("data", {}) for c in code for o in c.outputs)  # the results table
+    assert str(REPO) not in nbformat.writes(nb)  # relative paths only: the executed copy is committed
 
 
 def test_two_process_accelerate_run_matches_single_process(run, assets):
@@ -219,3 +220,54 @@ def test_bad_metric_weights_fail_before_anything_is_generated(assets, tmp_path):
             main(_common(assets, out) + ["--method", "telea", "--seeds", "0", "--fid-weights", str(weights),
                                          "--identity", "none"])
         assert not (out / "outputs").exists()  # refused before the first completion was made
+
+
+def test_synthetic_faces_source_with_the_offline_stand_ins(tmp_path):
+    """``--data synthetic-faces:N:SEED`` evaluates held-out synthetic faces (the faces the synthetic check uses),
+    and ``--fid-weights sface`` / ``--lpips-vgg sface`` give FD-SFace, IDS-SFace and SFace-trunk diversity under
+    their own names (never as FID / LPIPS); FD-SFace is the Fréchet distance of the raw SFace embeddings."""
+    pytest.importorskip("gan_face_generate", reason="the synthetic-faces source needs gan-face-generate")
+    from eval.fid import fid_from_features
+    from eval.synthetic import held_out_faces
+    from exegan.sface import load_sface
+
+    try:
+        net = load_sface().eval()
+    except (RuntimeError, FileNotFoundError) as err:
+        pytest.skip(f"SFace unavailable: {err}")
+    out = tmp_path / "run"
+    main(["--data", "synthetic-faces:8:3", "--out", str(out), "--method", "telea", "--method", "paste",
+          "--masks", "center", "--seeds", "0,1", "--fid-weights", "sface", "--lpips-vgg", "sface",
+          "--cache", "none", "--threads", "1", "--size", "64"])
+    res = json.loads((out / "results.json").read_text())
+    assert res["protocol"]["data"].startswith("synthetic-faces:8:3")
+    gt = np.stack([np.asarray(Image.open(out / p).convert("RGB")) for p in res["files"]["gt"]])
+    assert np.array_equal(gt, held_out_faces(8, seed=3))  # the synthetic check's held-out faces
+    by = {r["method"]: r["metrics"] for r in res["results"]}
+    for m in by.values():
+        assert {"fd_sface", "u_ids_sface", "p_ids_sface", "sface_diversity"} <= set(m)
+        assert not {"fid", "u_ids", "p_ids", "lpips_diversity"} & set(m)
+        assert m["sface_diversity"]["mean"] == 0  # deterministic methods: the seeds agree
+    assert "not comparable" in res["protocol"]["feature_extractor"]["name"]
+
+    import torch
+
+    def embed(paths):
+        x = torch.from_numpy(np.stack([np.asarray(Image.open(out / p).convert("RGB")) for p in paths]))
+        with torch.no_grad():
+            return net.embed(x.permute(0, 3, 1, 2).float() / 127.5 - 1).numpy()
+
+    fake = [res["files"]["outputs"].format(method="telea", mask="center", seed=0, name=n)
+            for n in res["files"]["names"]]
+    expected = fid_from_features(embed(res["files"]["gt"]).astype(np.float64), embed(fake).astype(np.float64))
+    assert by["telea"]["fd_sface"]["mean"] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("spec", ["synthetic-faces:1", "synthetic-faces:5001", "synthetic-faces:x",
+                                  "synthetic-faces:8:-1", "synthetic-faces:8:1:2"])
+def test_synthetic_faces_spec_is_bounded(spec, tmp_path, capsys):
+    from eval.run import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--data", spec, "--out", str(tmp_path), "--method", "telea", "--no-fid"])
+    assert "synthetic-faces:N[:SEED]" in capsys.readouterr().err
