@@ -180,7 +180,7 @@ class ExeGAN:
     def mean_latent(self) -> torch.Tensor:
         """Cached mean of f(z) over 4096 z (fixed seed, so truncated results are reproducible): [1, D]."""
         if self._mean_latent is None:
-            self._mean_latent = self.generator.mean_latent(4096, torch.Generator(self.device).manual_seed(0))
+            self._mean_latent = self.generator.mean_latent(4096, torch.Generator().manual_seed(0))
         return self._mean_latent
 
     # -------------------------------------------------------------------------------------------- stages

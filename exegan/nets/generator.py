@@ -159,10 +159,11 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def mean_latent(self, n: int = 4096, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Mean of f(z) over n random z: [1, D] (the official ``mean_latent(4096)``)."""
+        """Mean of f(z) over n random z: [1, D] (the official ``mean_latent(4096)``). The z are drawn on the CPU
+        (``generator``, if given, is a CPU generator), so a seed gives the same mean on every device."""
         p = next(self.parameters())
-        z = torch.randn(n, self.style_dim, generator=generator, device=p.device, dtype=torch.float32)
-        return self.mapping(z).mean(0, keepdim=True)
+        z = torch.randn(n, self.style_dim, generator=generator, dtype=torch.float32)
+        return self.mapping(z.to(p.device)).mean(0, keepdim=True)
 
     def w_plus(self, styles: Sequence[torch.Tensor], exemplar_codes: torch.Tensor | None = None, *,
                input_is_latent: bool = False, truncation: float = 1.0, truncation_latent: torch.Tensor | None = None,
