@@ -40,6 +40,7 @@ from PIL import Image
 
 from . import align as al
 from . import images as im
+from .env import env_flag
 
 __all__ = ["DemoError", "ModelUnavailable", "Notes", "ModelManager", "InpaintRequest", "Outcome", "FaceSearch",
            "inpaint", "mixing_sweep", "find_faces", "read_photo_and_mask", "read_exemplars", "pipeline_kwargs",
@@ -108,10 +109,6 @@ def _sentence(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- the model
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
-
-
 def model_presets() -> list[str]:
     """The models the operator offers (``EXEGAN_MODELS``: comma-separated folders / Hub repo ids)."""
     return [s.strip() for s in os.environ.get("EXEGAN_MODELS", "").split(",") if s.strip()]
@@ -126,9 +123,9 @@ def model_switch_policy() -> str:
     - ``"any"`` (``EXEGAN_APP_ALLOW_MODEL_SWITCH=1``, for a demo on your own machine): any folder, Hub repo or
       pair of the authors' files the server can read.
     """
-    if _env_flag("EXEGAN_APP_LOCK_MODEL"):
+    if env_flag("EXEGAN_APP_LOCK_MODEL"):
         return "off"
-    if _env_flag("EXEGAN_APP_ALLOW_MODEL_SWITCH"):
+    if env_flag("EXEGAN_APP_ALLOW_MODEL_SWITCH"):
         return "any"
     return "presets" if model_presets() else "off"
 

@@ -7,9 +7,10 @@ other exception is a bug and keeps its traceback. ``EXEGAN_DEBUG=1`` shows the t
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Callable
+
+from .env import env_flag
 
 EXPECTED_ERRORS = (ValueError, OSError, FloatingPointError, RecursionError, MemoryError, KeyboardInterrupt)
 """ValueError: bad input or file contents; OSError: missing / existing / unwritable paths, full disk;
@@ -36,7 +37,7 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     try:
         return int(main(argv) or 0)
     except EXPECTED_ERRORS as err:
-        if os.environ.get("EXEGAN_DEBUG", "").strip().lower() in ("1", "true", "yes"):
+        if env_flag("EXEGAN_DEBUG"):
             raise
         print(f"error: {describe(err)}", file=sys.stderr)
         return 130 if isinstance(err, KeyboardInterrupt) else 2

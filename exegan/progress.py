@@ -7,16 +7,16 @@ A bar is drawn on stderr when stderr is a terminal. The environment variable ``E
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Iterable
 
 from tqdm import tqdm
 
+from .env import env_flag
+
 __all__ = ["ENV", "progress_enabled", "progress_bar", "write"]
 
 ENV = "EXEGAN_PROGRESS"
-_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def progress_enabled(disable: bool | None = None) -> bool:
@@ -24,11 +24,9 @@ def progress_enabled(disable: bool | None = None) -> bool:
     whether stderr is a terminal."""
     if disable:
         return False
-    setting = os.environ.get(ENV, "").strip().lower()
-    if setting in _ON:
-        return True
-    if setting in _OFF:
-        return False
+    setting = env_flag(ENV)
+    if setting is not None:
+        return setting
     isatty = getattr(sys.stderr, "isatty", None)
     return bool(isatty and isatty())
 
