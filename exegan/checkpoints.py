@@ -37,6 +37,9 @@ from .nets.style_encoder import StyleEncoder
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "default-model"
 """The default model shipped in the repository (used when nothing else is configured)."""
+INSTALLED_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+"""The same model inside an installed wheel: package data of ``exegan.default_model`` (pyproject.toml maps that
+package to assets/default-model), so ``pip install exegan-*.whl`` works without the checkout."""
 
 
 def build_style_encoder(config: StyleEncoderConfig) -> StyleEncoder | SFaceStyleEncoder:
@@ -255,14 +258,18 @@ def resolve_model_dir(name_or_path: str | os.PathLike, revision: str | None = No
 
 
 def default_model_source() -> str:
-    """``$EXEGAN_MODEL`` if set, else the bundled default model folder."""
+    """``$EXEGAN_MODEL`` if set, else the bundled default model folder: the checkout's
+    :data:`BUNDLED_MODEL_DIR` (``assets/default-model``; a checkout or an editable install), else the copy an
+    installed wheel carries, :data:`INSTALLED_MODEL_DIR` (``site-packages/exegan/default_model``)."""
     spec = os.environ.get("EXEGAN_MODEL", "").strip()
     if spec:
         return spec
-    if (BUNDLED_MODEL_DIR / WEIGHTS_NAME).is_file():
-        return str(BUNDLED_MODEL_DIR)
+    for folder in (BUNDLED_MODEL_DIR, INSTALLED_MODEL_DIR):
+        if (folder / WEIGHTS_NAME).is_file():
+            return str(folder)
     raise FileNotFoundError(f"no model configured: set EXEGAN_MODEL to a model folder or Hub repo id, or pass one "
-                            f"explicitly (the bundled default model {BUNDLED_MODEL_DIR} is missing)")
+                            f"explicitly (the bundled default model is missing: neither {BUNDLED_MODEL_DIR} nor "
+                            f"{INSTALLED_MODEL_DIR})")
 
 
 MAX_CONFIG_BYTES = 1 << 20

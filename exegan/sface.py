@@ -283,7 +283,8 @@ def _convert(path: str | os.PathLike) -> tuple[nn.Sequential, str, str]:
         import onnx
         from onnx import numpy_helper
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("exegan.sface needs the `onnx` package to read the SFace model: pip install onnx") from err
+        raise ImportError("exegan.sface needs the `onnx` package to read the SFace model: "
+                          "pip install 'exegan[faces]'") from err
 
     model = onnx.load(os.fspath(path))
     graph = model.graph

@@ -30,7 +30,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from huggingface_hub import HfApi
 from huggingface_hub.utils import filter_repo_objects
 
@@ -212,6 +211,10 @@ def front_matter(readme: str, path: str = "README.md") -> tuple[str, dict]:
     except StopIteration:
         raise ValueError(f"{path}: the YAML front matter has no closing '---' line") from None
     text = "\n".join(lines[1:end])
+    try:
+        import yaml
+    except ImportError:
+        raise ImportError("reading the Space config needs PyYAML: pip install 'exegan[app]'") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
