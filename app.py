@@ -112,27 +112,30 @@ def api_parameters(handler) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------- uploads Gradio can't read
-# Gradio decodes uploaded pictures before a handler runs and answers a file it cannot decode with a generic "Could
-# not preprocess input component at index N" message. These components hand such a file to the handler as it is
-# (a path, or bytes from the editor's canvas), where exegan's readers name the input and the problem.
-class PhotoEditor(gr.ImageEditor):
-    is_template = True  # drawn by the parent's frontend (Gradio's template-component convention)
+def pass_unreadable(component):
+    """Gradio decodes uploaded pictures before a handler runs and answers a file it cannot decode with a generic
+    "Could not preprocess input component at index N" message. A component passed through here hands such a file
+    to the handler as it is (its path, or bytes from the editor's canvas), where exegan's readers name the input
+    and the problem. (Done on the instance: subclassing a Gradio component writes a .pyi stub next to app.py.)"""
+    if isinstance(component, gr.ImageEditor):
+        decode = component.convert_and_format_image
 
-    def convert_and_format_image(self, file, flatten_on_white: bool = False):
-        try:
-            return super().convert_and_format_image(file, flatten_on_white)
-        except Exception:  # any decoding failure: the handler reports it (exegan.demo.read_photo_and_mask)
-            return file.path if isinstance(file, FileData) else bytes(file)
+        def convert_and_format_image(file, flatten_on_white: bool = False):
+            try:
+                return decode(file, flatten_on_white)
+            except Exception:  # any decoding failure: the handler reports it (exegan.demo.read_photo_and_mask)
+                return file.path if isinstance(file, FileData) else bytes(file)
+        component.convert_and_format_image = convert_and_format_image
+    else:
+        preprocess = component.preprocess
 
-
-class PictureInput(gr.Image):
-    is_template = True
-
-    def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except Exception:  # any decoding failure: the handler reports it (exegan.demo.read_exemplars, ...)
-            return payload.path if payload is not None and payload.path else None
+        def preprocess_or_pass(payload):
+            try:
+                return preprocess(payload)
+            except Exception:  # any decoding failure: the handler reports it (exegan.demo.read_exemplars, ...)
+                return payload.path if payload is not None and payload.path else None
+        component.preprocess = preprocess_or_pass
+    return component
 
 
 RESULTS_DIR = Path(tempfile.mkdtemp(prefix="exegan-results-"))  # one subfolder per request, the newest kept
@@ -297,25 +300,27 @@ def build_demo() -> gr.Blocks:
         chosen = gr.State(None)  # the result "use as photo" takes: the gallery's selection, else its first image
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                photo = PhotoEditor(
+                photo = pass_unreadable(gr.ImageEditor(
                     # type "pil" + image_mode None: Gradio hands over the decoded picture unconverted (16-bit,
                     # CMYK... are flattened by exegan.images, not clipped by PIL's convert); layers stay RGBA
                     label="Photo: paint over the region to fill", type="pil", image_mode=None,
                     sources=["upload", "clipboard", "webcam"], format="png", height=460, elem_id="photo",
                     brush=gr.Brush(default_size=24, colors=[("#ff00cc", 0.6)], color_mode="fixed"),
-                    eraser=gr.Eraser(default_size=24), layers=False, transforms=["crop"])
+                    eraser=gr.Eraser(default_size=24), layers=False, transforms=["crop"]))
                 part = gr.Radio([(label, key) for key, label in core.REGION_LABELS.items()], value=None,
                                 label="Mask a face part in one click (then refine it with the brush)",
                                 elem_id="face-parts")
                 with gr.Accordion("…or upload a mask picture (white = fill)", open=False):
-                    mask_image = PictureInput(label="Mask (white = region to fill; combined with the painting)",
-                                          type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                          height=200, elem_id="mask-image")
+                    mask_image = pass_unreadable(gr.Image(
+                        label="Mask (white = region to fill; combined with the painting)", type="filepath",
+                        image_mode=None, sources=["upload", "clipboard"], height=200, elem_id="mask-image"))
                 with gr.Row():
-                    exemplar = PictureInput(label="Exemplar A", type="filepath", image_mode=None, height=200,
-                                        sources=["upload", "clipboard", "webcam"], elem_id="exemplar-a")
-                    exemplar_b = PictureInput(label="Exemplar B (optional)", type="filepath", image_mode=None,
-                                          height=200, sources=["upload", "clipboard", "webcam"], elem_id="exemplar-b")
+                    exemplar = pass_unreadable(gr.Image(
+                        label="Exemplar A", type="filepath", image_mode=None, height=200,
+                        sources=["upload", "clipboard", "webcam"], elem_id="exemplar-a"))
+                    exemplar_b = pass_unreadable(gr.Image(
+                        label="Exemplar B (optional)", type="filepath", image_mode=None, height=200,
+                        sources=["upload", "clipboard", "webcam"], elem_id="exemplar-b"))
                 with gr.Accordion("More exemplars", open=False):
                     more = gr.File(label="Extra exemplar faces (each gets its own results)", file_count="multiple",
                                    file_types=["image"], type="filepath")

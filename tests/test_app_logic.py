@@ -475,6 +475,13 @@ def app(manager, monkeypatch):
     return module
 
 
+def test_building_the_page_writes_nothing_next_to_app_py(app):
+    """Gradio writes a .pyi stub beside the source of every component subclass it sees: the app must not define
+    any (a Space's source folder stays as uploaded)."""
+    app.build_demo()
+    assert not (ROOT / "app.pyi").exists()
+
+
 def test_handler_parameters_are_the_request_fields_and_the_documented_api(app):
     fields = set(InpaintRequest.__dataclass_fields__)
     documented = ["photo", "mask_image", "exemplar", "exemplar_b", "more_exemplars", "n_samples", "seed",
