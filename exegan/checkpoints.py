@@ -315,20 +315,18 @@ def load_model(name_or_path: str | os.PathLike, revision: str | None = None
     except (json.JSONDecodeError, TypeError, ValueError, RecursionError, UnicodeDecodeError) as err:
         reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
         raise ValueError(f"{folder / CONFIG_NAME}: invalid model config ({reason})") from None
-    check_weight_shapes(config, folder / WEIGHTS_NAME)  # before anything of the config's size is allocated
+    # every tensor's name and shape, from the file's header, before anything of the config's size is allocated:
+    # past this line the file holds exactly generator.*, style_encoder.* and latent_avg, shaped as the config says
+    check_weight_shapes(config, folder / WEIGHTS_NAME)
     try:
         tensors = load_file(str(folder / WEIGHTS_NAME))
     except Exception as err:
         raise ValueError(f"{folder / WEIGHTS_NAME}: unreadable safetensors file ({err})") from None
     generator, style_encoder = build_networks(config)
     parts: dict[str, dict[str, torch.Tensor]] = {"generator": {}, "style_encoder": {}}
-    latent_avg = tensors.pop("latent_avg", None)
-    if latent_avg is None:
-        raise ValueError(f"{folder / WEIGHTS_NAME} has no 'latent_avg' tensor")
+    latent_avg = tensors.pop("latent_avg")
     for key, value in tensors.items():
         prefix, _, rest = key.partition(".")
-        if prefix not in parts:
-            raise ValueError(f"{folder / WEIGHTS_NAME}: unexpected tensor '{key}'")
         parts[prefix][rest] = value.float() if value.is_floating_point() else value
     load_strict(generator, parts["generator"], folder / WEIGHTS_NAME)
     load_strict(style_encoder, parts["style_encoder"], folder / WEIGHTS_NAME)

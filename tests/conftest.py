@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny random-weight models (no downloads, seconds on CPU)."""
+"""Shared fixtures: tiny random-weight models (no downloads, seconds on CPU), a running demo, training pictures."""
 
 import contextlib
 import os
@@ -7,8 +7,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never touch the network from tests
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from exegan import ExeGAN, GeneratorConfig, ModelConfig, StyleEncoderConfig
 from exegan.checkpoints import build_networks
@@ -83,6 +85,16 @@ def running_app(work: Path, load_first: bool = True, allow_switch: bool = True):
             del os.environ["EXEGAN_APP_ALLOW_MODEL_SWITCH"]
         else:
             os.environ["EXEGAN_APP_ALLOW_MODEL_SWITCH"] = before
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A folder of 12 random 40x36 pictures: training data for the short training runs of the tests."""
+    d = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(d / f"{i:02d}.png")
+    return d
 
 
 @pytest.fixture(scope="module")

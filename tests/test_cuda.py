@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 
 from conftest import ROOT, make_tiny
 from exegan import ExeGAN
-from test_train import data_dir, run_train, weights  # noqa: F401  (data_dir is a fixture)
+from test_train import run_train, weights
 
 DEVICE = os.environ.get("EXEGAN_TEST_DEVICE", "cuda")
 ON_CUDA = torch.device(DEVICE).type == "cuda"
@@ -222,7 +222,7 @@ def trained_on() -> str:
 
 
 @pytest.mark.parametrize("precision", ["no", "bf16", "fp16"])
-def test_training_steps_on_device(tmp_path, data_dir, on_device, precision, record_property):  # noqa: F811
+def test_training_steps_on_device(tmp_path, data_dir, on_device, precision, record_property):
     run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2",
               "--mixed_precision", precision)
     assert trained_on() == torch.device(DEVICE).type
@@ -234,7 +234,7 @@ def test_training_steps_on_device(tmp_path, data_dir, on_device, precision, reco
 
 
 @pytest.mark.parametrize("encoder", ["joint", "sface"])
-def test_training_with_the_sface_identity_loss_on_device(tmp_path, data_dir, on_device, encoder):  # noqa: F811
+def test_training_with_the_sface_identity_loss_on_device(tmp_path, data_dir, on_device, encoder):
     """The default recipe's identity loss (SFace) and the SFace-trunk exemplar encoder, on the device in bf16 (in
     fp32 on the CPU, where bf16 autocast is emulated and many times slower)."""
     precision = "bf16" if ON_CUDA else "no"
@@ -248,7 +248,7 @@ def test_training_with_the_sface_identity_loss_on_device(tmp_path, data_dir, on_
     assert all(np.array_equal(o[~MASK32], IMG32[~MASK32]) for o in out)
 
 
-def test_resume_on_device_continues_as_a_straight_run(tmp_path, data_dir, on_device, record_property):  # noqa: F811
+def test_resume_on_device_continues_as_a_straight_run(tmp_path, data_dir, on_device, record_property):
     """Bit for bit where two straight runs agree bit for bit; else no further apart than two straight runs are."""
     for name in ("straight", "again"):
         run_train(tmp_path / name, data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2")

@@ -60,15 +60,6 @@ def test_lines_written_during_a_bar_stay_whole_on_stdout(monkeypatch, capsys):
 
 
 # ------------------------------------------------------------------------------------------------ training
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("faces")
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(d / f"{i:02d}.png")
-    return d
-
-
 def _log_lines(stdout: str) -> list[str]:
     """The `step N: ...` lines with the measured speed masked (the one value that differs between runs)."""
     return [re.sub(r"speed/images_per_s=\S+", "speed/images_per_s=*", line) for line in stdout.splitlines()

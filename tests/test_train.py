@@ -31,15 +31,6 @@ TINY_ARGS = ["--config", "tiny", "--resolution", "32", "--style_dim", "16", "--n
              "--g_reg_every", "2", "--tau", "0.5"]
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("faces")
-    rng = np.random.default_rng(0)
-    for i in range(12):
-        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(d / f"{i:02d}.png")
-    return d
-
-
 def run_train(out, data_dir, *extra):
     from accelerate.state import AcceleratorState, PartialState
 
