@@ -11,7 +11,7 @@ from exegan import ExeGAN, StyleEncoderConfig
 from exegan.nets import SFaceStyleEncoder
 
 from conftest import TINY, make_tiny
-from test_train import data_dir, run_train  # noqa: F401  (data_dir is a fixture)
+from test_train import run_train
 
 
 def _real_trunk_(enc: SFaceStyleEncoder, seed: int = 0) -> SFaceStyleEncoder:
@@ -75,7 +75,7 @@ def test_saved_model_round_trip(tmp_path):
 
 
 @pytest.mark.slow  # a minute of SFace at 112 px per step on 2 CPU cores
-def test_training_with_the_sface_encoder_keeps_the_converted_trunk(tmp_path, data_dir):  # noqa: F811
+def test_training_with_the_sface_encoder_keeps_the_converted_trunk(tmp_path, data_dir):
     from exegan.sface import load_sface
 
     run_train(tmp_path / "run", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2",
