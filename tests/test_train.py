@@ -14,6 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from exegan import ExeGAN, losses
+from exegan.checkpoints import ModelConfig, load_model, save_model
 from exegan.confidence import confidence_mask, reverse_confidence_mask
 from exegan.svgl import svgl
 
@@ -199,8 +200,6 @@ def test_crash_during_save_keeps_the_previous_checkpoint(tmp_path, data_dir, mon
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, data_dir):
-    from exegan.checkpoints import ModelConfig, save_model
-
     torch.manual_seed(0)
     g = trainer.Generator(**parse_args(TINY_ARGS).generator_kwargs())
     with torch.no_grad():
@@ -291,3 +290,42 @@ def test_attribute_judge_keeps_the_attribute_loss_off_the_joint_encoder():
     assert trainer.attribute_judge(pretrained, enc, enc) is enc
     with pytest.raises(ValueError, match="attribute_judge"):
         make_config({"attribute_judge": "frozen"})
+
+
+def _init_model(folder: Path, code_offset: float) -> None:
+    """A model in our format with TINY_ARGS's architecture whose exemplar codes sit far from 0 (latent_avg)."""
+    torch.manual_seed(1)
+    g = trainer.Generator(**parse_args(TINY_ARGS).generator_kwargs())
+    enc = trainer.StyleEncoder(n_styles=g.n_latent, style_dim=16, input_size=32, units=(1, 1, 1, 1),
+                               widths=(8, 8, 16, 16))
+    save_model(folder, ModelConfig(), g, enc.eval(), torch.full((g.n_latent, 16), code_offset))
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["generator"] |= {"size": 32, "style_dim": 16, "n_mlp": 1, "channel_multiplier": 0.125, "max_channels": 16}
+    cfg["style_encoder"] |= {"n_styles": g.n_latent, "style_dim": 16, "input_size": 32, "units": [1, 1, 1, 1],
+                             "widths": [8, 8, 16, 16]}
+    (folder / "config.json").write_text(json.dumps(cfg))
+
+
+def test_match_init_starts_a_new_encoder_at_the_init_models_codes(tmp_path):
+    """encoder_init match_init: a fresh encoder's codes (plus its latent_avg) get the init model's per-latent mean
+    and spread on the same faces, measured independently from the init model's own encoder."""
+    _init_model(tmp_path / "init", 7.0)
+    images = torch.rand(16, 3, 32, 32) * 2 - 1
+    _, _, old_enc, old_avg = load_model(tmp_path / "init")
+    with torch.no_grad():
+        old = old_enc(images) + old_avg
+    mean, spread = trainer.init_code_statistics(str(tmp_path / "init"), images)
+    assert torch.allclose(mean, old.mean(0), atol=1e-5) and torch.allclose(spread, old.std(0).mean(-1), atol=1e-5)
+    fresh = trainer.StyleEncoder(n_styles=old_enc.n_styles, style_dim=16, input_size=32, units=(1, 1, 1, 1),
+                                 widths=(8, 8, 16, 16)).eval()
+    latent_avg = trainer.match_encoder_to_codes(fresh, images, mean, spread)
+    with torch.no_grad():
+        new = fresh(images) + latent_avg
+    assert torch.allclose(new.mean(0), old.mean(0), atol=1e-4)
+    assert torch.allclose(new.std(0).mean(-1), old.std(0).mean(-1), rtol=1e-3)
+    assert (new.mean(0) - 7).abs().max() < 1  # the init model's far-from-zero codes, not w's scale
+
+
+def test_match_init_needs_a_model_folder_to_match(tmp_path):
+    with pytest.raises(ValueError, match="match_init needs --init_from"):
+        parse_args([*TINY_ARGS, "--output_dir", str(tmp_path), "--encoder_init", "match_init"])

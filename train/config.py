@@ -77,7 +77,10 @@ class TrainConfig:
     encoder_init: str = documented(
         "match_w", "joint/sface, fresh start: match_w scales each style head so that the codes start with the "
         "spread of w, and sets latent_avg = mean w (codes are offsets from it, as in pSp); plain: PyTorch init "
-        "and latent_avg = 0 (codes ~100x smaller than w, which G then learns to ignore)", choices=("match_w", "plain"))
+        "and latent_avg = 0 (codes ~100x smaller than w, which G then learns to ignore); match_init (with "
+        "init_from, a model folder): the codes start with the init model's own exemplar codes' per-latent mean and "
+        "spread, so a fine-tune with a new encoder keeps what the generator learned",
+        choices=("match_w", "plain", "match_init"))
     # -- losses (paper Eq. 4-8) -------------------------------------------------------------------------------
     lambda_id: float = documented(0.1, "weight of the identity loss L_id (Eq. 5)")
     lambda_lpips: float = documented(0.5, "weight of the LPIPS loss (Eq. 6; self-exemplar batches only)")
@@ -246,6 +249,8 @@ def make_config(values: dict) -> TrainConfig:
                "--arcface_path"),
               (cfg.exemplar_jitter >= 0, "exemplar_jitter must be >= 0"),
               (0 <= cfg.tau <= 1, "tau must be in [0, 1]"),
+              (cfg.encoder_init != "match_init" or (cfg.init_from and not Path(cfg.init_from).is_file()),
+               "encoder_init match_init needs --init_from with a model folder (our format) whose codes it matches"),
               (cfg.train_batch_size >= 1 and cfg.gradient_accumulation_steps >= 1, "batch sizes must be >= 1")]
     for ok, message in checks:
         if not ok:

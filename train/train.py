@@ -82,6 +82,34 @@ def match_encoder_to_w(enc: StyleEncoder, g: Generator, images: torch.Tensor, se
     return w.mean(0).expand(enc.n_styles, -1).clone()
 
 
+@torch.no_grad()
+def match_encoder_to_codes(enc: torch.nn.Module, images: torch.Tensor, mean: torch.Tensor, spread: torch.Tensor
+                           ) -> torch.Tensor:
+    """``encoder_init: match_init`` (not in the paper). Rescale each style block's final linear layer so that its
+    codes for ``images`` have the per-dimension standard deviation ``spread[j]`` (averaged over dimensions) and
+    return the latent_avg that puts their mean at ``mean[j]`` ([n_styles, D]): the init model's codes, reproduced
+    in scale so that its generator sees familiar exemplar latents from the first step."""
+    c = enc(images)
+    for j, block in enumerate(enc.styles):
+        scale = spread[j] / c[:, j].std(0).mean().clamp_min(1e-8)
+        block.linear.weight.mul_(scale)
+        block.linear.bias.mul_(scale)
+    return mean - enc(images).mean(0)
+
+
+@torch.no_grad()
+def init_code_statistics(source: str, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-latent mean [n, D] (latent_avg included) and spread [n] of the exemplar codes the model at ``source``
+    (our format) gives ``images`` ([B,3,S,S] in [-1,1], resized to its encoder's input)."""
+    _, _, enc, latent_avg = load_model(source)
+    size = enc.input_size
+    x = images.cpu().float()
+    if x.shape[-1] != size:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    codes = enc(x) + latent_avg[: enc.n_styles]
+    return codes.mean(0), codes.std(0).mean(-1)
+
+
 def build_identity(cfg: TrainConfig):
     """The face embedder of the identity loss (Eq. 5; ``identity_backend``), frozen, or None when it is off."""
     if cfg.identity_backend == "none" or cfg.lambda_id == 0:
@@ -268,6 +296,14 @@ def main(argv: list[str] | None = None) -> None:
     elif trained_encoder and cfg.encoder_init == "match_w":
         probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))]).to(device)
         state.latent_avg.copy_(match_encoder_to_w(enc, g_raw, probe, cfg.seed))
+        enc_ema.load_state_dict(enc.state_dict())
+    elif trained_encoder and cfg.encoder_init == "match_init":
+        probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
+        mean, spread = init_code_statistics(cfg.init_from, probe)
+        if mean.shape != state.latent_avg.shape:
+            raise ValueError(f"encoder_init match_init: {cfg.init_from}'s codes are {list(mean.shape)}, this run's "
+                             f"are {list(state.latent_avg.shape)}")
+        state.latent_avg.copy_(match_encoder_to_codes(enc, probe.to(device), mean.to(device), spread.to(device)))
         enc_ema.load_state_dict(enc.state_dict())
     if accelerator.is_main_process:  # the flags of the newest invocation (a resume may change some)
         out_dir.mkdir(parents=True, exist_ok=True)
