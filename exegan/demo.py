@@ -689,7 +689,7 @@ class Stages:
 
     def __init__(self, progress: Progress | None = None):
         self.progress = progress
-        self.t0 = self._mark = time.perf_counter()
+        self._mark = time.perf_counter()
         self.seconds: dict[str, float] = {}
         self._current: str | None = None
 
