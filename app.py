@@ -188,12 +188,12 @@ def mixing_sweep(photo, mask_image, exemplar, exemplar_b, seed, truncation, stre
     return gallery, masked, comparison, core.strip(out.images), status, aligned, original, chosen
 
 
+@user_errors
 def use_as_photo(chosen):
     """The chosen result (the gallery's selection, else its first image) as the editor's new photo, with nothing
     painted on it: edit a result again, e.g. another part with another exemplar."""
     if not chosen:
-        raise gr.Error("Generate results first, then pick the one to edit further.", duration=None,
-                       print_exception=False)
+        raise core.DemoError("Generate results first, then pick the one to edit further.")
     return {"background": chosen, "layers": [], "composite": chosen}
 
 

@@ -106,15 +106,9 @@ def _sface_features(device) -> tuple[tuple[str, Callable], dict]:
     from .identity import load_identity_backend
 
     backend, info = load_identity_backend("sface", device)
-
-    @torch.no_grad()
-    def embed(batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 127.5 - 1
-        return backend.net.embed(x.to(backend.device)).float().cpu().numpy()
-
     name = ("SFace face embedding, 128-d, before normalisation (offline stand-in for Inception: FD-SFace and "
             "IDS-SFace are not comparable with FID / IDS)")
-    return (f"fd-sface-{info['fingerprint']}", embed), {"name": name, "source": info.get("source", "")}
+    return (f"fd-sface-{info['fingerprint']}", backend.features), {"name": name, "source": info.get("source", "")}
 
 
 def _stat(values: list[float]) -> dict:

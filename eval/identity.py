@@ -42,7 +42,8 @@ def module_fingerprint(module: torch.nn.Module) -> str:
 
 @dataclass
 class IdentityBackend:
-    """A loaded face-recognition network. ``embed`` maps uint8 ``[B, H, W, 3]`` RGB -> float32 ``[B, D]`` unit rows."""
+    """A loaded face-recognition network. ``embed`` maps uint8 ``[B, H, W, 3]`` RGB -> float32 ``[B, D]`` unit rows;
+    ``features`` gives the same rows before normalisation."""
 
     name: str
     net: torch.nn.Module
@@ -54,10 +55,15 @@ class IdentityBackend:
         return f"identity-{self.name}-{self.info['fingerprint']}"
 
     @torch.no_grad()
-    def embed(self, images: np.ndarray) -> np.ndarray:
+    def _raw(self, images: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-        e = self.net.embed(x.to(self.device)).float()
-        return torch.nn.functional.normalize(e, dim=1).cpu().numpy()
+        return self.net.embed(x.to(self.device)).float()
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return self._raw(images).cpu().numpy()
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        return torch.nn.functional.normalize(self._raw(images), dim=1).cpu().numpy()
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

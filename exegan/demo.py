@@ -404,9 +404,8 @@ def _layer_alpha(layer) -> np.ndarray | None:
         return layer > 0
     if not isinstance(layer, (np.ndarray, Image.Image)):
         try:
-            layer = Image.open(layer)
-            layer.load()
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            layer = im.open_image(layer)
+        except (OSError, ValueError, TypeError) as err:
             raise DemoError(_sentence(public_text(f"The painted mask layer could not be read: {err}"))) from None
     if isinstance(layer, Image.Image) and ("A" in layer.getbands() or "transparency" in layer.info):
         return np.asarray(layer.convert("RGBA"))[..., 3] > 0

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["MAX_PIXELS", "MAX_FILE_BYTES", "FORMATS", "Fit", "load_image", "load_mask", "plan_fit", "fit_square", "fit_square_mask", "paste_back",
+__all__ = ["MAX_PIXELS", "MAX_FILE_BYTES", "FORMATS", "Fit", "open_image", "load_image", "load_mask", "plan_fit", "fit_square", "fit_square_mask", "paste_back",
            "image_to_tensor", "tensor_to_image", "mask_to_tensor"]
 
 MAX_PIXELS = 64_000_000
@@ -59,8 +59,10 @@ def _check_pixels(w: int, h: int, max_pixels: int | None) -> None:
         raise ValueError(f"image too large: {w}x{h} = {w * h} pixels exceeds the limit of {limit} pixels")
 
 
-def _open(src: ImageSource, max_pixels: int | None) -> Image.Image:
-    """Path / bytes / file-like / PIL image -> loaded, EXIF-transposed PIL image (any mode)."""
+def open_image(src: ImageSource, max_pixels: int | None = None) -> Image.Image:
+    """Path / bytes / file-like / PIL image -> loaded, EXIF-transposed PIL image in its own mode (alpha kept), by
+    the rules of :func:`load_image`: regular files only, size- and pixel-bounded, :data:`FORMATS` decoders only.
+    Raises ``ValueError`` naming the source for anything else."""
     if isinstance(src, Image.Image):
         im, name = src, "image"
     else:
@@ -186,7 +188,7 @@ def load_image(src: ImageSource, *, max_pixels: int | None = None, background: R
         im = _array_to_pil(src)
         _check_pixels(*im.size, max_pixels)
     else:
-        im = _open(src, max_pixels)
+        im = open_image(src, max_pixels)
     return _flatten(im, background)
 
 
@@ -230,7 +232,7 @@ def load_mask(src: ImageSource, *, threshold: int = 128, max_pixels: int | None 
             hole = _to_uint8(a) >= threshold
         _check_pixels(hole.shape[1], hole.shape[0], max_pixels)
     else:
-        hole = _picture_hole(_open(src, max_pixels), threshold)
+        hole = _picture_hole(open_image(src, max_pixels), threshold)
     return Image.fromarray(hole.astype(np.uint8) * 255)
 
 

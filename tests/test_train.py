@@ -314,7 +314,7 @@ def test_match_init_starts_a_new_encoder_at_the_init_models_codes(tmp_path):
     _, _, old_enc, old_avg = load_model(tmp_path / "init")
     with torch.no_grad():
         old = old_enc(images) + old_avg
-    mean, spread = trainer.init_code_statistics(str(tmp_path / "init"), images)
+    mean, spread = trainer.init_code_statistics(old_enc, old_avg, images)
     assert torch.allclose(mean, old.mean(0), atol=1e-5) and torch.allclose(spread, old.std(0).mean(-1), atol=1e-5)
     fresh = trainer.StyleEncoder(n_styles=old_enc.n_styles, style_dim=16, input_size=32, units=(1, 1, 1, 1),
                                  widths=(8, 8, 16, 16)).eval()

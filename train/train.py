@@ -74,34 +74,36 @@ def match_encoder_to_w(enc: StyleEncoder, g: Generator, images: torch.Tensor, se
     z = torch.randn(n_z, g.style_dim, generator=torch.Generator().manual_seed(seed))  # on CPU: same on every device
     w = g.mapping(z.to(images.device))
     target = w.std(0).mean()
+    rescale_style_heads(enc, images, target.expand(enc.n_styles))
+    return w.mean(0).expand(enc.n_styles, -1).clone()
+
+
+@torch.no_grad()
+def rescale_style_heads(enc: torch.nn.Module, images: torch.Tensor, spread: torch.Tensor) -> None:
+    """Scale each style block's final linear layer so that its codes for ``images`` have the per-dimension standard
+    deviation ``spread[j]`` (averaged over dimensions)."""
     c = enc(images)  # [B, n_styles, D]
     for j, block in enumerate(enc.styles):
-        scale = target / c[:, j].std(0).mean().clamp_min(1e-8)
+        scale = spread[j] / c[:, j].std(0).mean().clamp_min(1e-8)
         block.linear.weight.mul_(scale)
         block.linear.bias.mul_(scale)
-    return w.mean(0).expand(enc.n_styles, -1).clone()
 
 
 @torch.no_grad()
 def match_encoder_to_codes(enc: torch.nn.Module, images: torch.Tensor, mean: torch.Tensor, spread: torch.Tensor
                            ) -> torch.Tensor:
-    """``encoder_init: match_init`` (not in the paper). Rescale each style block's final linear layer so that its
-    codes for ``images`` have the per-dimension standard deviation ``spread[j]`` (averaged over dimensions) and
-    return the latent_avg that puts their mean at ``mean[j]`` ([n_styles, D]): the init model's codes, reproduced
-    in scale so that its generator sees familiar exemplar latents from the first step."""
-    c = enc(images)
-    for j, block in enumerate(enc.styles):
-        scale = spread[j] / c[:, j].std(0).mean().clamp_min(1e-8)
-        block.linear.weight.mul_(scale)
-        block.linear.bias.mul_(scale)
+    """``encoder_init: match_init`` (not in the paper). Rescale the style heads to the per-latent ``spread`` and
+    return the latent_avg that puts the codes' mean at ``mean[j]`` ([n_styles, D]): the init model's codes,
+    reproduced in scale so that its generator sees familiar exemplar latents from the first step."""
+    rescale_style_heads(enc, images, spread)
     return mean - enc(images).mean(0)
 
 
 @torch.no_grad()
-def init_code_statistics(source: str, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-latent mean [n, D] (latent_avg included) and spread [n] of the exemplar codes the model at ``source``
-    (our format) gives ``images`` ([B,3,S,S] in [-1,1], resized to its encoder's input)."""
-    _, _, enc, latent_avg = load_model(source)
+def init_code_statistics(enc: torch.nn.Module, latent_avg: torch.Tensor, images: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-latent mean [n, D] (latent_avg included) and spread [n] of the exemplar codes an init model's encoder
+    (with its latent_avg) gives ``images`` ([B,3,S,S] in [-1,1], resized to the encoder's input)."""
     size = enc.input_size
     x = images.cpu().float()
     if x.shape[-1] != size:
@@ -242,10 +244,14 @@ def main(argv: list[str] | None = None) -> None:
     # ---- networks, optimisers, the state Accelerate does not know, data
     g = Generator(**cfg.generator_kwargs())
     d = Discriminator(cfg.resolution, cfg.generator.channel_multiplier, max_channels=cfg.generator.max_channels)
+    init_model = None  # (config, G, encoder, latent_avg) of an init_from folder
     if cfg.init_from:
         src = Path(cfg.init_from)
-        init = load_official_generator(src) if src.is_file() else load_model(cfg.init_from)[1]
-        g.load_state_dict(init.state_dict(), strict=True)
+        if src.is_file():
+            g.load_state_dict(load_official_generator(src).state_dict(), strict=True)
+        else:
+            init_model = load_model(cfg.init_from)
+            g.load_state_dict(init_model[1].state_dict(), strict=True)
     enc, latent_avg = build_style_encoder(cfg, g.n_latent)
     lo, hi = g.exemplar_start, g.exemplar_start + g.n_exemplar
     if enc.n_styles < hi:
@@ -299,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         enc_ema.load_state_dict(enc.state_dict())
     elif trained_encoder and cfg.encoder_init == "match_init":
         probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
-        mean, spread = init_code_statistics(cfg.init_from, probe)
+        mean, spread = init_code_statistics(init_model[2], init_model[3], probe)
         if mean.shape != state.latent_avg.shape:
             raise ValueError(f"encoder_init match_init: {cfg.init_from}'s codes are {list(mean.shape)}, this run's "
                              f"are {list(state.latent_avg.shape)}")
