@@ -30,6 +30,7 @@ from pathlib import Path
 
 import gradio as gr
 from gradio.data_classes import FileData
+from PIL import Image
 
 from exegan import demo as core
 from exegan.align import DetectorUnavailable, default_detector
@@ -142,27 +143,53 @@ RESULTS_DIR = Path(tempfile.mkdtemp(prefix="exegan-results-"))  # one subfolder 
 KEEP_REQUESTS = 64
 
 
-def named_results(out: core.Outcome) -> list[tuple[str, str]]:
+class ServedFiles:
+    """One request's pictures, written as PNG files into a folder of its own (older requests' folders are removed,
+    the newest ``KEEP_REQUESTS`` kept). Every picture a handler returns goes out as such a file, never as a PIL
+    image: Gradio caches a returned PIL image under the hash of its bytes and rewrites that file in place, so two
+    requests returning the same picture (the masked input of the same example, the same photo) could empty the
+    file while the other's browser is downloading it; a returned file is copied into the cache atomically."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(dir=RESULTS_DIR))
+        for old in sorted(RESULTS_DIR.iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_REQUESTS]:
+            if old != self.folder:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def __call__(self, image: Image.Image | None, name: str) -> str | None:
+        """``image`` as ``<folder>/<name>`` (PNG, lossless; fast to write, Gradio serves it as it is)."""
+        if image is None:
+            return None
+        path = self.folder / name
+        image.save(path, compress_level=1)
+        return str(path)
+
+    def editor(self, value: dict) -> dict:
+        """An image-editor value (background, layers, composite) with its pictures as files."""
+        return {"background": self(value["background"], "background.png"),
+                "layers": [self(layer, f"layer_{i}.png") for i, layer in enumerate(value["layers"])],
+                "composite": self(value["composite"], "composite.png")}
+
+
+def named_results(out: core.Outcome, files: ServedFiles) -> list[tuple[str, str]]:
     """The gallery as (PNG file, caption) pairs: files named as the outcome says (``photo_e1_s42.png``), so a
-    download keeps the exemplar and the seed that regenerates it. Older requests' folders are removed."""
-    folder = Path(tempfile.mkdtemp(dir=RESULTS_DIR))
+    download keeps the exemplar and the seed that regenerates it."""
     names = out.names if len(out.names) == len(out.images) else [f"photo_{i + 1}.png" for i in range(len(out.images))]
-    for image, name in zip(out.images, names):
-        image.save(folder / name, compress_level=1)  # fast to write; Gradio serves the file as it is
-    for old in sorted(RESULTS_DIR.iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_REQUESTS]:
-        shutil.rmtree(old, ignore_errors=True)
-    return [(str(folder / name), caption) for name, caption in zip(names, out.captions)]
+    return [(files(image, name), caption) for image, name, caption in zip(out.images, names, out.captions)]
 
 
-def outputs(out: core.Outcome, stages: core.Stages) -> tuple:
+def outputs(out: core.Outcome, stages: core.Stages, files: ServedFiles) -> tuple:
     """An outcome -> (gallery, masked input, (original, first result) for the comparison slider, status, aligned
-    face crop, original photo for the gallery's select handler, first result's file for "use as photo"). Writing the
-    gallery's files is the request's last timed stage, so the status's time is end to end."""
+    face crop, original photo for the gallery's select handler, first result's file for "use as photo"), every
+    picture a file of ``files``. Writing them is the request's last timed stage, so the status's time is end to
+    end."""
     stages("save")
-    gallery = named_results(out)
+    gallery = named_results(out, files)
+    original = files(out.photo, "original.png")
+    masked, aligned = files(out.masked, "masked_input.png"), files(out.aligned_view, "aligned_face.png")
     stages.finish()
     out = replace(out, seconds=stages.total, timings=dict(stages.seconds))
-    return gallery, out.masked, (out.photo, out.images[0]), out.status, out.aligned_view, out.photo, gallery[0][0]
+    return gallery, masked, (original, gallery[0][0]), out.status, aligned, original, gallery[0][0]
 
 
 @user_errors
@@ -174,7 +201,7 @@ def inpaint(photo, mask_image, exemplar, exemplar_b, more_exemplars, n_samples, 
     inputs = request_from(locals())
     stages = core.Stages(progress)
     out = core.inpaint(MANAGER, inputs, notify=gr.Warning, stages=stages)
-    return outputs(out, stages)
+    return outputs(out, stages, ServedFiles())
 
 
 @user_errors
@@ -184,8 +211,10 @@ def mixing_sweep(photo, mask_image, exemplar, exemplar_b, seed, truncation, stre
     inputs = request_from(locals())
     stages = core.Stages(progress)
     out = core.mixing_sweep(MANAGER, inputs, notify=gr.Warning, stages=stages)
-    gallery, masked, comparison, status, aligned, original, chosen = outputs(out, stages)
-    return gallery, masked, comparison, core.strip(out.images), status, aligned, original, chosen
+    files = ServedFiles()
+    gallery, masked, comparison, status, aligned, original, chosen = outputs(out, stages, files)
+    return gallery, masked, comparison, files(core.strip(out.images), "crossover_strip.png"), status, aligned, \
+        original, chosen
 
 
 @user_errors
@@ -201,7 +230,8 @@ def use_as_photo(chosen):
 def detect_faces(photo, request: gr.Request = None):
     """Detect the faces of the photo: face list (largest first), preview with numbered boxes, message."""
     found = core.find_faces(photo, notify=gr.Warning)
-    return gr.update(choices=found.choices, value=0 if found.choices else None), found.preview, found.message
+    return (gr.update(choices=found.choices, value=0 if found.choices else None),
+            ServedFiles()(found.preview, "detected_faces.png"), found.message)
 
 
 @user_errors
@@ -210,7 +240,7 @@ def add_region(photo, region, face, request: gr.Request = None):
     (default the largest), to the photo's painted mask; returns the editor value, a message, and clears the
     part selector."""
     value, message = core.add_region(photo, region, face, notify=gr.Warning)
-    return value, message, None
+    return ServedFiles().editor(value), message, None
 
 
 def random_seed():

@@ -467,6 +467,12 @@ def test_the_library_imports_and_runs_where_gradio_cannot_be_imported():
 
 
 # ----------------------------------------------------------------------------------------------- app.py
+def read(path) -> np.ndarray:
+    """A picture file a handler returned, as an array."""
+    assert isinstance(path, str) and path.endswith(".png"), path
+    return np.asarray(Image.open(path))
+
+
 @pytest.fixture
 def app(manager, monkeypatch):
     """The Gradio layer with the tiny model as the active one."""
@@ -496,15 +502,22 @@ def test_handlers_return_the_components_values(app):
     ed = editor(PHOTO, rgba_layer(PHOTO.shape, BOX))
     gallery, masked, (original, first), status, aligned, orig_state, chosen = app.inpaint(
         ed, **{**ARGS, "n_samples": 3})
-    assert chosen == gallery[0][0]  # "edit further" takes the first result until another one is selected
+    assert chosen == gallery[0][0] == first  # "edit further" takes the first result until another one is selected
     assert len(gallery) == 3 and gallery[1][1] == "exemplar 1 · seed 1" and aligned is None  # sample 2: seed 0 + 1
     assert [Path(f).name for f, _ in gallery] == ["photo_e1_s0.png", "photo_e1_s1.png", "photo_e1_s2.png"]
-    assert np.array_equal(np.asarray(Image.open(gallery[0][0])), np.asarray(first))  # the file is the result
-    assert np.array_equal(np.asarray(original), PHOTO) and orig_state is original
-    assert np.array_equal(np.asarray(masked)[~hole_of(BOX)], PHOTO[~hole_of(BOX)]) and "3 results" in status
+    assert np.array_equal(read(original), PHOTO) and orig_state == original
+    assert np.array_equal(read(masked)[~hole_of(BOX)], PHOTO[~hole_of(BOX)]) and "3 results" in status
+    # every picture is a PNG file of this request's own folder (Gradio rewrites a returned PIL image's cache file
+    # in place, which races when two requests return the same picture): a second request shares no file
+    again = app.inpaint(ed, **{**ARGS, "n_samples": 3})
+    files = [f for f, _ in gallery] + [masked, original]
+    assert len({Path(f).parent for f in files}) == 1
+    assert {Path(f).parent for f in files}.isdisjoint({Path(again[1]).parent, Path(again[2][0]).parent})
+    assert np.array_equal(read(again[1]), read(masked))  # same picture, another file
     sweep_args = {k: v for k, v in ARGS.items() if k not in ("more_exemplars", "n_samples", "mode", "crossover")}
     gallery, masked, comparison, strip, status, aligned, original, chosen = app.mixing_sweep(
         ed, **{**sweep_args, "exemplar_b": EXEMPLAR[::-1]})
+    strip = Image.open(strip)
     assert len(gallery) == 5 and strip.size == (5 * round(64 * 256 / 48) + 8, 256) and "sweep of 5" in status
 
 
@@ -606,7 +619,7 @@ def test_detect_faces_fills_the_face_list(app, detector):
     scene = np.asarray(mx.place(mx.backdrop(480, 360, (120, 150, 140), 0), mx.PHOTO, (300, 170), 220, 12))
     dd, preview, msg = app.detect_faces(editor(scene))
     assert [c[1] for c in dd["choices"]] == [0, 1] and dd["value"] == 0  # default: the face under the mask
-    assert "One face" in msg and preview.size == (480, 360)
+    assert "One face" in msg and read(preview).shape[:2] == (360, 480)
     dd, _, msg = app.detect_faces(editor(np.full((48, 64, 3), 90, np.uint8)))
     assert dd["choices"] == [] and dd["value"] is None and "No face found" in msg
 
