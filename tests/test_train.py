@@ -121,10 +121,11 @@ def weights(folder):
 
 
 def test_resume_is_exact(tmp_path, data_dir):
-    run_train(tmp_path / "straight", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2")
-    run_train(tmp_path / "split", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2")
+    extra = ["--exemplar_jitter", "1.0", "--inversion_rate", "0.5"]  # their draws too come from (seed, step)
+    run_train(tmp_path / "straight", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2", *extra)
+    run_train(tmp_path / "split", data_dir, "--max_train_steps", "2", "--checkpointing_steps", "2", *extra)
     run_train(tmp_path / "split", data_dir, "--max_train_steps", "4", "--checkpointing_steps", "2",
-              "--resume_from_checkpoint", "latest")
+              "--resume_from_checkpoint", "latest", *extra)
     a, b = weights(tmp_path / "straight" / "checkpoint-4"), weights(tmp_path / "split" / "checkpoint-4")
     assert a.keys() == b.keys()
     different = [k for k in a if not torch.equal(a[k], b[k])]
@@ -329,3 +330,30 @@ def test_match_init_starts_a_new_encoder_at_the_init_models_codes(tmp_path):
 def test_match_init_needs_a_model_folder_to_match(tmp_path):
     with pytest.raises(ValueError, match="match_init needs --init_from"):
         parse_args([*TINY_ARGS, "--output_dir", str(tmp_path), "--encoder_init", "match_init"])
+
+
+def test_whole_image_holes_make_the_codes_rebuild_the_mirrored_ground_truth():
+    from train.loss import MicroBatch, l1_term
+
+    real = torch.rand(6, 3, 16, 16) * 2 - 1
+    mask = torch.zeros(6, 1, 16, 16)
+    mask[:, :, 4:12, 4:12] = 1
+    m_w = confidence_mask(mask)
+    mirrored = torch.tensor([True, False, True, False, True, False])
+    same = trainer.whole_image_holes(real, mask, m_w, mirrored, 0.0, np.random.default_rng(0))
+    assert all(torch.equal(a, b) for a, b in zip(same, (real, mask, m_w)))
+    r, m, w = trainer.whole_image_holes(real, mask, m_w, mirrored, 1.0, np.random.default_rng(0))
+    assert bool((m == 1).all()) and bool((w == 1).all())
+    assert torch.equal(r[mirrored], real[mirrored].flip(-1)) and torch.equal(r[~mirrored], real[~mirrored])
+    # rate 0.5: a per-sample draw; untouched samples keep their hole, confidence and orientation
+    r, m, w = trainer.whole_image_holes(real, mask, m_w, mirrored, 0.5, np.random.default_rng(3))
+    whole = (m == 1).flatten(1).all(1)
+    assert 0 < int(whole.sum()) < 6
+    assert torch.equal(m[~whole], mask[~whole]) and torch.equal(w[~whole], m_w[~whole])
+    assert torch.equal(r[~whole], real[~whole])
+    # the reconstruction gradient reaches every pixel of a whole-image hole (M_w of an all-hole mask would be 0)
+    fake = torch.zeros_like(real, requires_grad=True)
+    batch = MicroBatch(r, r, m, w, w, None, None, True)
+    l1_term(fake * m + r * (1 - m), batch).backward()
+    assert bool((fake.grad[whole] != 0).all())
+    assert float(confidence_mask(torch.ones(1, 1, 16, 16)).abs().max()) == 0.0

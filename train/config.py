@@ -104,6 +104,11 @@ class TrainConfig:
         0.0, "not in the paper: strength of the random colour change and flip applied to the ground truth when it "
         "is its own exemplar (0 = the official unchanged copy); the exemplar's colours then stop predicting the "
         "hole, so G takes colour from the context and the person from the codes")
+    inversion_rate: float = documented(
+        0.0, "not in the paper: on self-exemplar steps, the fraction of samples whose hole is the whole image, so "
+        "G must rebuild the face from the exemplar's codes alone (the reconstruction terms at full weight there, "
+        "the ground truth mirrored with its exemplar): trains the style encoder to invert G, the job the "
+        "pretrained pSp does in the paper, so the codes carry the person instead of the context doing so")
     r1_gamma: float = documented(10.0, "R1 weight gamma (Eq. 4)")
     d_reg_every: int = documented(16, "lazy R1 interval")
     path_regularize: float = documented(2.0, "path-length weight (official; 0 disables)")

@@ -143,18 +143,18 @@ class ImageFolderDataset(torch.utils.data.Dataset):
 
 
 # ------------------------------------------------------------------------------------ exemplar augmentation
-def jitter_exemplar(images: torch.Tensor, strength: float) -> torch.Tensor:
+def jitter_exemplar(images: torch.Tensor, strength: float) -> tuple[torch.Tensor, torch.Tensor]:
     """A colour-changed, randomly mirrored copy of ``images`` for use as their own exemplars
-    (``TrainConfig.exemplar_jitter``; not in the paper).
+    (``TrainConfig.exemplar_jitter``; not in the paper), and which of them are mirrored (bool [B]).
 
     Per image, in [0, 1] space: ``y' = gain_c * y ** gamma + shift``, with ``log gamma ~ U(-0.4, 0.4) * s``,
     ``log gain_c ~ N(0, (0.15 s)^2)`` per channel (a tint), ``shift ~ U(-0.15, 0.15) * s`` (brightness), clamped to
     [0, 1]; then a horizontal flip with probability 0.5. The person (identity, attributes) stays; the colours no
     longer equal the ground truth's. ``images``: [B,3,H,W] in [-1,1]; draws from the global torch RNG (seeded per
-    step by the training loop); ``strength`` 0 returns ``images`` itself."""
-    if strength <= 0:
-        return images
+    step by the training loop); ``strength`` 0 returns ``images`` itself, none mirrored."""
     b, dev = images.shape[0], images.device
+    if strength <= 0:
+        return images, torch.zeros(b, dtype=torch.bool, device=dev)
     u = lambda *shape: torch.rand(*shape, device=dev) * 2 - 1  # noqa: E731  U(-1, 1)
     gamma = torch.exp(0.4 * strength * u(b, 1, 1, 1))
     gain = torch.exp(0.15 * strength * torch.randn(b, 3, 1, 1, device=dev))
@@ -162,4 +162,4 @@ def jitter_exemplar(images: torch.Tensor, strength: float) -> torch.Tensor:
     y = ((images + 1) / 2).clamp(0, 1).pow(gamma) * gain + shift
     y = y.clamp(0, 1) * 2 - 1
     flip = torch.rand(b, device=dev) < 0.5
-    return torch.where(flip[:, None, None, None], y.flip(-1), y)
+    return torch.where(flip[:, None, None, None], y.flip(-1), y), flip

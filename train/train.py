@@ -140,6 +140,16 @@ def step_rng(cfg: TrainConfig, step: int, rank: int, stream: int) -> np.random.G
     return np.random.default_rng([cfg.seed, step, rank, stream])
 
 
+def whole_image_holes(real, mask, m_w, mirrored, rate: float, rng: np.random.Generator):
+    """``TrainConfig.inversion_rate``: each sample's hole becomes the whole image with probability ``rate``, its
+    confidence M_w all ones (nothing known to blend with: every pixel is reconstruction) and its ground truth
+    mirrored where its exemplar is, so the codes of the exemplar must rebuild it. [B,3,S,S] / [B,1,S,S] / bool [B]
+    in, the same out (new tensors)."""
+    whole = torch.from_numpy(rng.random(real.shape[0]) < rate).to(real.device)[:, None, None, None]
+    real = torch.where(whole & mirrored[:, None, None, None], real.flip(-1), real)
+    return real, torch.where(whole, torch.ones_like(mask), mask), torch.where(whole, torch.ones_like(m_w), m_w)
+
+
 @functools.lru_cache(maxsize=2)
 def _epoch_permutation(seed: int, epoch: int, n_items: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch, 7]).permutation(n_items)
@@ -329,9 +339,13 @@ def main(argv: list[str] | None = None) -> None:
     def micro_batch(step: int, m: int, self_exemplar: bool) -> MicroBatch:
         idx = batch_indices(cfg, len(dataset), step, m, rank, world)
         real = torch.stack([dataset.get(i, epoch=e) for i, e in idx]).to(device)
-        exemplar = jitter_exemplar(real, cfg.exemplar_jitter) if self_exemplar else torch.flip(real, [0])
+        exemplar, mirrored = jitter_exemplar(real, cfg.exemplar_jitter) if self_exemplar else \
+            (torch.flip(real, [0]), None)
         mask = make_masks(cfg, step_rng(cfg, step, rank, m), real.shape[0]).to(device)
         m_w = confidence_mask(mask, kind=cfg.confidence)
+        if self_exemplar and cfg.inversion_rate > 0:
+            real, mask, m_w = whole_image_holes(real, mask, m_w, mirrored, cfg.inversion_rate,
+                                               step_rng(cfg, step, rank, 100 + m))
         with torch.no_grad():  # frozen networks: what they make of the exemplar, once per step
             ex_in = enc.features(exemplar) if frozen_trunk else exemplar
             id_target = None if id_net is None else \
