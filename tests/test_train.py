@@ -327,6 +327,23 @@ def test_match_init_starts_a_new_encoder_at_the_init_models_codes(tmp_path):
     assert (new.mean(0) - 7).abs().max() < 1  # the init model's far-from-zero codes, not w's scale
 
 
+def test_match_init_gives_latents_the_init_generator_read_from_w_the_statistics_of_w(tmp_path):
+    """Moving the exemplar window (a smaller exemplar_start than the init model's): the newly exemplar-driven
+    latents start at w's mean and spread (computed here from the mapping outputs), the others at the codes'."""
+    _init_model(tmp_path / "init", 7.0)
+    images = torch.rand(16, 3, 32, 32) * 2 - 1
+    _, g, old_enc, old_avg = load_model(tmp_path / "init")
+    lo, hi = g.exemplar_start, g.exemplar_start + g.n_exemplar
+    assert lo == 4 and hi == g.n_latent
+    w = g.mapping(torch.randn(512, g.style_dim)).detach()
+    mean, spread = trainer.init_code_statistics(old_enc, old_avg, images, (lo, hi), w)
+    plain_mean, plain_spread = trainer.init_code_statistics(old_enc, old_avg, images)
+    assert torch.equal(mean[lo:hi], plain_mean[lo:hi]) and torch.equal(spread[lo:hi], plain_spread[lo:hi])
+    for j in range(lo):
+        assert torch.allclose(mean[j], w.mean(0)) and torch.isclose(spread[j], w.std(0).mean())
+        assert (mean[j] - 7).abs().min() > 1  # not the codes the init generator never read
+
+
 def test_match_init_needs_a_model_folder_to_match(tmp_path):
     with pytest.raises(ValueError, match="match_init needs --init_from"):
         parse_args([*TINY_ARGS, "--output_dir", str(tmp_path), "--encoder_init", "match_init"])

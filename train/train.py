@@ -100,16 +100,26 @@ def match_encoder_to_codes(enc: torch.nn.Module, images: torch.Tensor, mean: tor
 
 
 @torch.no_grad()
-def init_code_statistics(enc: torch.nn.Module, latent_avg: torch.Tensor, images: torch.Tensor
+def init_code_statistics(enc: torch.nn.Module, latent_avg: torch.Tensor, images: torch.Tensor,
+                         window: tuple[int, int] | None = None, w: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-latent mean [n, D] (latent_avg included) and spread [n] of the exemplar codes an init model's encoder
-    (with its latent_avg) gives ``images`` ([B,3,S,S] in [-1,1], resized to the encoder's input)."""
+    (with its latent_avg) gives ``images`` ([B,3,S,S] in [-1,1], resized to the encoder's input). With ``window``
+    (the init generator's exemplar latents [lo, hi)) and ``w`` (mapping outputs [N, D] of that generator), the
+    latents outside the window take w's mean and spread instead: there the init generator read w, never the
+    codes, so a run that moves the exemplar window (another ``exemplar_start``) starts those latents where its
+    generator knows them."""
     size = enc.input_size
     x = images.cpu().float()
     if x.shape[-1] != size:
         x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     codes = enc(x) + latent_avg[: enc.n_styles]
-    return codes.mean(0), codes.std(0).mean(-1)
+    mean, spread = codes.mean(0), codes.std(0).mean(-1)
+    if window is not None and w is not None:
+        outside = torch.ones(enc.n_styles, dtype=torch.bool)
+        outside[window[0]:window[1]] = False
+        mean[outside], spread[outside] = w.float().mean(0).cpu(), w.float().std(0).mean().cpu()
+    return mean, spread
 
 
 def build_identity(cfg: TrainConfig):
@@ -315,7 +325,10 @@ def main(argv: list[str] | None = None) -> None:
         enc_ema.load_state_dict(enc.state_dict())
     elif trained_encoder and cfg.encoder_init == "match_init":
         probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
-        mean, spread = init_code_statistics(init_model[2], init_model[3], probe)
+        init_g = init_model[1]
+        z = torch.randn(4096, init_g.style_dim, generator=torch.Generator().manual_seed(cfg.seed))
+        window = (init_g.exemplar_start, init_g.exemplar_start + init_g.n_exemplar)
+        mean, spread = init_code_statistics(init_model[2], init_model[3], probe, window, init_g.mapping(z).detach())
         if mean.shape != state.latent_avg.shape:
             raise ValueError(f"encoder_init match_init: {cfg.init_from}'s codes are {list(mean.shape)}, this run's "
                              f"are {list(state.latent_avg.shape)}")
