@@ -368,7 +368,7 @@ class Check:
                       str(steps), "--mixed_precision", self.precision, "--resume_from_checkpoint", "latest",
                       "--checkpointing_steps", str(max(steps // 6, 1)),  # EXEGAN_PROGRESS=0: no step bar
                       *(DRY_TRAIN_ARGS + ["--train_batch_size", str(self.batch), "--logging_steps", "1"]
-                        if self.dry else []))
+                        if self.dry else []), *self.args.train_args)
         run_dir.mkdir(parents=True, exist_ok=True)  # the command, as make_default_model.sh records it
         with open(run_dir / "commands.txt", "a") as f:
             f.write(" ".join(shlex.quote(c) for c in cmd) + "\n")
@@ -908,6 +908,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-precision", default=None, choices=("no", "bf16", "fp16"),
                    help="mixed precision of the recipe run and of the tiny train_bench row it is sized from (default "
                         "bf16, as make_default_model.sh; 'no' for --dry-run: emulated bf16 is slow on most CPUs)")
+    p.add_argument("--train-args", type=shlex.split, default=[],
+                   help="more train/train.py flags for the recipe run, one quoted string (e.g. \"--style_encoder "
+                        "sface --exemplar_jitter 1.0 --inversion_rate 0.5 --exemplar_start 1\"; default: none)")
     p.add_argument("--eval-n", type=int, default=None,
                    help="held-out faces for eval.synthetic (default 60; 3 for --dry-run)")
     p.add_argument("--no-reference", action="store_true",

@@ -11,6 +11,9 @@
 # 5000-step bundled model (PHASE1_STEPS=2500 STEPS=5000), kept to reproduce it. Its encoder's codes collapsed
 # towards one another in phase 1 and never spread again, so the exemplar barely mattered; not for new models.
 # RELEASE_TO (default assets/default-model) is where the release goes; RELEASE_TO= (empty) only trains.
+# TRAIN_ARGS: more train.py flags for every phase, e.g. the exemplar-guidance candidates of README's ablation:
+#   TRAIN_ARGS="--style_encoder sface --exemplar_jitter 1.0 --inversion_rate 0.5 --exemplar_start 1" \
+#   OUT=runs/guided RELEASE_TO= bash train/make_default_model.sh
 # (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS defaults to all cores.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ train() {  # $1: last step of this phase; further arguments go to train.py
   local cmd=(.venv/bin/accelerate launch --num_processes 1 --num_machines 1
     --num_cpu_threads_per_process "${THREADS:-$(nproc)}" --mixed_precision "$PRECISION" --dynamo_backend no
     train/train.py --config tiny --output_dir "$OUT" --max_train_steps "$until" --mixed_precision "$PRECISION"
-    --resume_from_checkpoint latest "$@")
+    --resume_from_checkpoint latest ${TRAIN_ARGS:-} "$@")
   mkdir -p "$OUT"
   { printf "%q " "${cmd[@]}"; echo; } >> "$OUT/commands.txt"
   local start status=0; start=$(date +%s)
