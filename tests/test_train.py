@@ -344,9 +344,11 @@ def test_match_init_gives_latents_the_init_generator_read_from_w_the_statistics_
         assert (mean[j] - 7).abs().min() > 1  # not the codes the init generator never read
 
 
-def test_match_init_needs_a_model_folder_to_match(tmp_path):
+def test_match_init_and_inversion_rate_are_checked_before_training(tmp_path):
     with pytest.raises(ValueError, match="match_init needs --init_from"):
         parse_args([*TINY_ARGS, "--output_dir", str(tmp_path), "--encoder_init", "match_init"])
+    with pytest.raises(ValueError, match="inversion_rate must be in"):
+        parse_args([*TINY_ARGS, "--output_dir", str(tmp_path), "--inversion_rate", "1.5"])
 
 
 def test_whole_image_holes_make_the_codes_rebuild_the_mirrored_ground_truth():

@@ -254,6 +254,7 @@ def make_config(values: dict) -> TrainConfig:
                "--arcface_path"),
               (cfg.exemplar_jitter >= 0, "exemplar_jitter must be >= 0"),
               (0 <= cfg.tau <= 1, "tau must be in [0, 1]"),
+              (0 <= cfg.inversion_rate <= 1, "inversion_rate must be in [0, 1]"),
               (cfg.encoder_init != "match_init" or (cfg.init_from and not Path(cfg.init_from).is_file()),
                "encoder_init match_init needs --init_from with a model folder (our format) whose codes it matches"),
               (cfg.train_batch_size >= 1 and cfg.gradient_accumulation_steps >= 1, "batch sizes must be >= 1")]
