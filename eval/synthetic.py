@@ -115,6 +115,7 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     from .identity import cosine, load_identity_backend
     from .methods import Job, build_method, parse_method
     from .sface_perceptual import SFacePerceptual
+    from .structure import hole_structure
 
     n, size = cfg.n, model.size
     if n < 3:
@@ -183,15 +184,20 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     d = lambda u, v: attribute_distance(u, v, codes.dim)  # noqa: E731
     at_margin = np.concatenate([d(coa, cb) - d(coa, ca), d(cob, ca) - d(cob, cb)])
     at_paired = np.concatenate([d(cob, ca) - d(coa, ca), d(coa, cb) - d(cob, cb)])
+    holes2 = np.concatenate([hole, hole])
+    st = lambda u, v: hole_structure(u, v, hole)  # noqa: E731  no network, colour-blind: independent of SFace
+    st_margin = np.concatenate([st(out_a, ex_a) - st(out_a, ex_b), st(out_b, ex_b) - st(out_b, ex_a)])
+    st_paired = np.concatenate([st(out_a, ex_a) - st(out_b, ex_a), st(out_b, ex_b) - st(out_a, ex_b)])
     result["seams"]["center"]["exegan cross-exemplar"] = _blend(np.concatenate([out_a, out_b]),
-                                                                np.concatenate([faces, faces]),
-                                                                np.concatenate([hole, hole]))
+                                                                np.concatenate([faces, faces]), holes2)
     result["guidance"] = {
         "mask": "center", "decisions": int(len(id_margin)),
         "identity_rate": _mean(id_margin > 0), "identity_margin": _mean(id_margin),
         "identity_paired_rate": _mean(id_paired > 0), "identity_paired_margin": _mean(id_paired),
         "attribute_rate": _mean(at_margin > 0), "attribute_margin": _mean(at_margin),
         "attribute_paired_rate": _mean(at_paired > 0), "attribute_paired_margin": _mean(at_paired),
+        "structure_rate": _mean(st_margin > 0), "structure_margin": _mean(st_margin),
+        "structure_paired_rate": _mean(st_paired > 0), "structure_paired_margin": _mean(st_paired),
         "cos_out_to_own_exemplar": _mean(np.concatenate([cosine(eoa, ea), cosine(eob, eb)])),
         "cos_out_to_other_exemplar": _mean(np.concatenate([cosine(eoa, eb), cosine(eob, ea)])),
         "cos_out_to_input": _mean(np.concatenate([cosine(eoa, e_faces), cosine(eob, e_faces)])),
@@ -241,7 +247,13 @@ def format_markdown(r: dict) -> str:
               f"| attributes (Eq. 7): d(out_A, A) < d(out_A, B) | {g['attribute_rate']:.1%} | "
               f"{g['attribute_margin']:+.4f} |",
               f"| attributes, paired: d(out_A, A) < d(out_B, A) | {g['attribute_paired_rate']:.1%} | "
-              f"{g['attribute_paired_margin']:+.4f} |", "",
+              f"{g['attribute_paired_margin']:+.4f} |",
+              *([f"| structure (no network): NCC(out_A, A) > NCC(out_A, B) | {g['structure_rate']:.1%} | "
+                 f"{g['structure_margin']:+.4f} |",
+                 f"| structure, paired: NCC(out_A, A) > NCC(out_B, A) | {g['structure_paired_rate']:.1%} | "
+                 f"{g['structure_paired_margin']:+.4f} |"] if "structure_rate" in g else []), "",
+              *(["NCC: normalised cross-correlation of the hole's luminance (eval/structure.py), colour-blind and "
+                 "without a network, so independent of SFace.", ""] if "structure_rate" in g else []),
               f"Mean SFace cosine of an output to its own exemplar {g['cos_out_to_own_exemplar']:.3f}, to the other "
               f"exemplar {g['cos_out_to_other_exemplar']:.3f}, to the masked input's ground truth "
               f"{g['cos_out_to_input']:.3f}.", ""]
@@ -306,6 +318,9 @@ def requirements(r: dict) -> str:
         rate, margin = g[f"{key}_rate"], g[f"{key}_margin"]
         rows.append((f"follows the exemplar: {label}, >= {bar:.0%} of decisions and positive margin",
                      f"{rate:.1%}, {margin:+.4f}", rate >= bar and margin > 0))
+    if "structure_rate" in g:
+        rows.append(("follows the exemplar without SFace: structure (NCC in the hole; reported, not a bar)",
+                     f"{g['structure_rate']:.1%}, {g['structure_margin']:+.4f}", None))
     center = r["seams"]["center"]
     cross, own = center["exegan cross-exemplar"]["seam"], center["exegan self-exemplar"]["seam"]
     rows.append(("seam: cross-exemplar fills <= 1.25x the self-exemplar seam (center)",

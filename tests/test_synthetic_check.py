@@ -87,9 +87,22 @@ def test_run_check_on_a_random_model(perceptual):
     assert r["quality"]["center"]["telea"]["sface_trunk"] == pytest.approx(perceptual(telea, faces).mean(), rel=1e-6)
     g = r["guidance"]
     assert g["decisions"] == 8 and all(0 <= g[k] <= 1 for k in g if k.endswith("rate"))
+    # the structure rows equal eval.structure applied to the guidance outputs, regenerated here
+    from eval.structure import hole_structure
+
+    n, a_idx = 4, [1, 2, 3, 0]
+    b_idx = [(i + n // 2) % n if (i + n // 2) % n not in (i, (i + 1) % n) else (i + 2) % n for i in range(n)]
+    outs = [model.inpaint(faces[i], hole[i].astype(np.uint8) * 255, [faces[a_idx[i]], faces[b_idx[i]]],
+                          n_samples=1, seed=cfg.sample_seed, output_type="np") for i in range(n)]
+    out_a, out_b = np.stack([np.asarray(o[0]) for o in outs]), np.stack([np.asarray(o[1]) for o in outs])
+    ex_a, ex_b = faces[a_idx], faces[b_idx]
+    margin = np.concatenate([hole_structure(out_a, ex_a, hole) - hole_structure(out_a, ex_b, hole),
+                             hole_structure(out_b, ex_b, hole) - hole_structure(out_b, ex_a, hole)])
+    assert g["structure_margin"] == pytest.approx(margin.mean()) and g["structure_rate"] == (margin > 0).mean()
     assert r["diversity"]["l1_hole"] > 0  # a random model with noise still varies with the seed
     text = format_markdown(r)
     assert "| center | 25% | telea |" in text and "0 of 24 outputs differ" in text
+    assert "| structure (no network): NCC(out_A, A) > NCC(out_A, B) |" in text
     # the model card's requirement table reads the same numbers: a random model keeps known pixels, loses to Telea
     from eval.synthetic import requirements
 
