@@ -65,14 +65,21 @@ def build_style_encoder(cfg: TrainConfig, n_latent: int) -> tuple[torch.nn.Modul
 
 
 @torch.no_grad()
+def sample_w(g: Generator, seed: int, device, n_z: int = 4096) -> torch.Tensor:
+    """``n_z`` mapping-network outputs w [n_z, D] of ``g``, for z drawn on the CPU from ``seed`` (the same draw on
+    every device)."""
+    z = torch.randn(n_z, g.style_dim, generator=torch.Generator().manual_seed(seed))
+    return g.mapping(z.to(device))
+
+
+@torch.no_grad()
 def match_encoder_to_w(enc: StyleEncoder, g: Generator, images: torch.Tensor, seed: int, n_z: int = 4096
                        ) -> torch.Tensor:
     """``encoder_init: match_w`` (not in the paper). A fresh encoder's codes are ~100x smaller than mapping-network
     outputs w and nearly identical across faces, so the generator would learn to ignore its exemplar latents.
     Rescale each style block's final linear layer so that its codes for ``images`` have the mean per-dimension
     standard deviation of w, and return latent_avg = mean w (codes are offsets from it, as in pSp)."""
-    z = torch.randn(n_z, g.style_dim, generator=torch.Generator().manual_seed(seed))  # on CPU: same on every device
-    w = g.mapping(z.to(images.device))
+    w = sample_w(g, seed, images.device, n_z)
     target = w.std(0).mean()
     rescale_style_heads(enc, images, target.expand(enc.n_styles))
     return w.mean(0).expand(enc.n_styles, -1).clone()
@@ -319,20 +326,19 @@ def main(argv: list[str] | None = None) -> None:
                              f"--resume_from_checkpoint DIR or delete it") from err
         set_optimizer_hparams(cfg, g_optim, d_optim)  # the flags of this run win over the checkpoint's
         accelerator.print(f"resumed from {resume} at step {state.step}")
-    elif trained_encoder and cfg.encoder_init == "match_w":
-        probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))]).to(device)
-        state.latent_avg.copy_(match_encoder_to_w(enc, g_raw, probe, cfg.seed))
-        enc_ema.load_state_dict(enc.state_dict())
-    elif trained_encoder and cfg.encoder_init == "match_init":
-        probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
-        init_g = init_model[1]
-        z = torch.randn(4096, init_g.style_dim, generator=torch.Generator().manual_seed(cfg.seed))
-        window = (init_g.exemplar_start, init_g.exemplar_start + init_g.n_exemplar)
-        mean, spread = init_code_statistics(init_model[2], init_model[3], probe, window, init_g.mapping(z).detach())
-        if mean.shape != state.latent_avg.shape:
-            raise ValueError(f"encoder_init match_init: {cfg.init_from}'s codes are {list(mean.shape)}, this run's "
-                             f"are {list(state.latent_avg.shape)}")
-        state.latent_avg.copy_(match_encoder_to_codes(enc, probe.to(device), mean.to(device), spread.to(device)))
+    elif trained_encoder and cfg.encoder_init in ("match_w", "match_init"):
+        probe = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])  # faces the codes are matched on
+        if cfg.encoder_init == "match_w":
+            state.latent_avg.copy_(match_encoder_to_w(enc, g_raw, probe.to(device), cfg.seed))
+        else:
+            init_g = init_model[1]
+            window = (init_g.exemplar_start, init_g.exemplar_start + init_g.n_exemplar)
+            mean, spread = init_code_statistics(init_model[2], init_model[3], probe, window,
+                                                sample_w(init_g, cfg.seed, "cpu"))
+            if mean.shape != state.latent_avg.shape:
+                raise ValueError(f"encoder_init match_init: {cfg.init_from}'s codes are {list(mean.shape)}, this "
+                                 f"run's are {list(state.latent_avg.shape)}")
+            state.latent_avg.copy_(match_encoder_to_codes(enc, probe.to(device), mean.to(device), spread.to(device)))
         enc_ema.load_state_dict(enc.state_dict())
     if accelerator.is_main_process:  # the flags of the newest invocation (a resume may change some)
         out_dir.mkdir(parents=True, exist_ok=True)
