@@ -376,3 +376,29 @@ def test_whole_image_holes_make_the_codes_rebuild_the_mirrored_ground_truth():
     l1_term(fake * m + r * (1 - m), batch).backward()
     assert bool((fake.grad[whole] != 0).all())
     assert float(confidence_mask(torch.ones(1, 1, 16, 16)).abs().max()) == 0.0
+
+
+def test_make_guided_model_runs_its_three_phases_in_one_run_folder(tmp_path, data_dir):
+    """train/make_guided_model.sh: each phase resumes the previous one's last checkpoint with its own flags, and the
+    result is a model with the sface encoder driving latents from 1 (tiny architecture, 1 + 1 + 1 steps)."""
+    _init_model(tmp_path / "init", 3.0)
+    out = tmp_path / "guided"
+    env = {**os.environ, "INIT": str(tmp_path / "init"), "OUT": str(out), "GUIDE_STEPS": "1", "ID_STEPS": "2",
+           "STEPS": "3", "THREADS": "2", "ACCELERATE_USE_CPU": "1", "HF_HUB_OFFLINE": "1",
+           "TRAIN_ARGS": " ".join(TINY_ARGS[2:] + ["--train_data_dir", str(data_dir)])}
+    script = str(ROOT / "train" / "make_guided_model.sh")
+    r = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"resumed from {out}/checkpoint-1 at step 1" in r.stdout
+    assert f"resumed from {out}/checkpoint-2 at step 2" in r.stdout
+    phases = [(re.search(r"--lambda_id (\S+) --inversion_rate (\S+)", line).groups(), line)
+              for line in (out / "commands.txt").read_text().splitlines()]
+    assert [p for p, _ in phases] == [("1.0", "0.5"), ("0.1", "0.5"), ("0.1", "0.0")]
+    assert [re.search(r"--max_train_steps (\d+)", line)[1] for _, line in phases] == ["1", "2", "3"]
+    assert [s for s, _ in list_checkpoints(out)] == [1, 2, 3]
+    _, g, enc, _ = load_model(out / "model")
+    assert enc.kind == "sface" and g.exemplar_start == 1
+    # phases out of order: one sentence, nothing trained
+    r = subprocess.run(["bash", script], env=env | {"OUT": str(tmp_path / "bad"), "ID_STEPS": "5"},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "the phases must end in order" in r.stderr and not (tmp_path / "bad").exists()

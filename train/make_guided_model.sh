@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Fine-tune a 64 px model so that its fills follow the exemplar (README, "Where the exemplar enters, at 64 px"):
+# the generator of INIT (default: the bundled model) gets a new `sface` exemplar encoder whose codes start at INIT's
+# own (match_init) and drive latents 1-9 instead of 4-9 (--exemplar_start 1), with colour-jittered self-exemplars
+# (--exemplar_jitter 1.0) so that fills take colour from the context, not from the exemplar. Three phases in one
+# run folder, each resuming from the newest checkpoint with its own flags (a resume keeps every tensor, RNG and
+# optimiser state; only the loss weights and rates below change):
+#   1. steps 0..GUIDE_STEPS      10x identity loss (--lambda_id 1.0) and whole-image holes on half of the
+#                                self-exemplar steps (--inversion_rate 0.5): the codes learn to carry the face;
+#   2. ..ID_STEPS                the identity loss back at the preset's weight (--lambda_id 0.1);
+#   3. ..STEPS                   no whole-image holes (--inversion_rate 0): every self-exemplar step is hole
+#                                reconstruction again, which brings hole quality back while the guidance stays.
+# README's runs C (phase 1), E (phase 2) and F (phase 3) are this recipe, trained in fp32 on 2 CPU cores.
+#   bash train/make_guided_model.sh                          # into runs/guided; re-running resumes
+#   OUT=runs/g2 INIT=runs/base/model STEPS=4000 bash train/make_guided_model.sh
+# The result is a model folder ($OUT/model), checked with: python -m eval.synthetic --model $OUT/model --n 200
+# TRAIN_ARGS: more train.py flags for every phase. (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS
+# defaults to all cores.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+INIT=${INIT:-assets/default-model}
+OUT=${OUT:-runs/guided}
+GUIDE_STEPS=${GUIDE_STEPS:-1500}
+ID_STEPS=${ID_STEPS:-1750}
+STEPS=${STEPS:-3000}
+PRECISION=${MIXED_PRECISION:-no}
+if ! (( 0 < GUIDE_STEPS && GUIDE_STEPS <= ID_STEPS && ID_STEPS <= STEPS )); then
+  echo "error: the phases must end in order: 0 < GUIDE_STEPS ($GUIDE_STEPS) <= ID_STEPS ($ID_STEPS) <= STEPS ($STEPS)" >&2
+  exit 2
+fi
+
+# Each invocation is logged: the command into $OUT/commands.txt, its wall time and exit status into $OUT/wall_time.txt.
+train() {  # $1: last step of this phase; further arguments go to train.py
+  local until=$1; shift
+  local cmd=(.venv/bin/accelerate launch --num_processes 1 --num_machines 1
+    --num_cpu_threads_per_process "${THREADS:-$(nproc)}" --mixed_precision "$PRECISION" --dynamo_backend no
+    train/train.py --config tiny --output_dir "$OUT" --max_train_steps "$until" --mixed_precision "$PRECISION"
+    --resume_from_checkpoint latest --init_from "$INIT" --style_encoder sface --encoder_init match_init
+    --exemplar_start 1 --exemplar_jitter 1.0 --checkpointing_steps 250 --checkpoints_total_limit 4
+    ${TRAIN_ARGS:-} "$@")
+  mkdir -p "$OUT"
+  { printf "%q " "${cmd[@]}"; echo; } >> "$OUT/commands.txt"
+  local start status=0; start=$(date +%s)
+  "${cmd[@]}" || status=$?
+  echo "training wall time (this invocation, to step $until, exit status $status): $(( $(date +%s) - start )) s" \
+    | tee -a "$OUT/wall_time.txt"
+  return "$status"
+}
+
+train "$GUIDE_STEPS" --lambda_id 1.0 --inversion_rate 0.5
+train "$ID_STEPS" --lambda_id 0.1 --inversion_rate 0.5
+train "$STEPS" --lambda_id 0.1 --inversion_rate 0.0
