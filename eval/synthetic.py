@@ -117,8 +117,8 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
     ``progress``: a bar over the EXE-GAN outputs generated (n per mask, 2n guidance, n x n_samples diversity),
     named after the current part, shown as :mod:`exegan.progress` decides."""
     from .attributes import StyleCodeExtractor, attribute_distance
-    from .dlib_identity import distance, load_dlib_descriptor
     from .diversity import load_lpips_metric, seed_pairs
+    from .dlib_identity import distance, load_dlib_descriptor
     from .identity import cosine, load_identity_backend
     from .methods import Job, build_method, parse_method
     from .sface_perceptual import SFacePerceptual
