@@ -23,22 +23,7 @@ OUT=${OUT:-runs/default-model-ema}  # the bundled model's run (runs/default-mode
 PRECISION=${MIXED_PRECISION:-bf16}
 RELEASE_TO=${RELEASE_TO-assets/default-model}
 
-# Every invocation is logged as run: the command into $OUT/commands.txt, the wall time and exit status into
-# $OUT/wall_time.txt (an interrupted run that is resumed shows up twice). The release copies both into the card.
-train() {  # $1: last step of this phase; further arguments go to train.py
-  local until=$1; shift
-  local cmd=(.venv/bin/accelerate launch --num_processes 1 --num_machines 1
-    --num_cpu_threads_per_process "${THREADS:-$(nproc)}" --mixed_precision "$PRECISION" --dynamo_backend no
-    train/train.py --config tiny --output_dir "$OUT" --max_train_steps "$until" --mixed_precision "$PRECISION"
-    --resume_from_checkpoint latest ${TRAIN_ARGS:-} "$@")
-  mkdir -p "$OUT"
-  { printf "%q " "${cmd[@]}"; echo; } >> "$OUT/commands.txt"
-  local start status=0; start=$(date +%s)
-  "${cmd[@]}" || status=$?
-  echo "training wall time (this invocation, to step $until, exit status $status): $(( $(date +%s) - start )) s" \
-    | tee -a "$OUT/wall_time.txt"
-  return "$status"
-}
+source train/launch.sh  # train UNTIL [flags]: one logged invocation (commands.txt, wall_time.txt)
 
 if (( PHASE1_STEPS > 0 && PHASE1_STEPS < STEPS )); then
   train "$PHASE1_STEPS" --attribute_judge live

@@ -14,8 +14,7 @@
 #   bash train/make_guided_model.sh                          # into runs/guided; re-running resumes
 #   OUT=runs/g2 INIT=runs/base/model STEPS=4000 bash train/make_guided_model.sh
 # The result is a model folder ($OUT/model), checked with: python -m eval.synthetic --model $OUT/model --n 200
-# TRAIN_ARGS: more train.py flags for every phase. (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS
-# defaults to all cores.)
+# TRAIN_ARGS: more train.py flags for every phase (before the recipe's own, which win). THREADS: CPU threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INIT=${INIT:-assets/default-model}
@@ -29,24 +28,10 @@ if ! (( 0 < GUIDE_STEPS && GUIDE_STEPS <= ID_STEPS && ID_STEPS <= STEPS )); then
   exit 2
 fi
 
-# Each invocation is logged: the command into $OUT/commands.txt, its wall time and exit status into $OUT/wall_time.txt.
-train() {  # $1: last step of this phase; further arguments go to train.py
-  local until=$1; shift
-  local cmd=(.venv/bin/accelerate launch --num_processes 1 --num_machines 1
-    --num_cpu_threads_per_process "${THREADS:-$(nproc)}" --mixed_precision "$PRECISION" --dynamo_backend no
-    train/train.py --config tiny --output_dir "$OUT" --max_train_steps "$until" --mixed_precision "$PRECISION"
-    --resume_from_checkpoint latest --init_from "$INIT" --style_encoder sface --encoder_init match_init
-    --exemplar_start 1 --exemplar_jitter 1.0 --checkpointing_steps 250 --checkpoints_total_limit 4
-    ${TRAIN_ARGS:-} "$@")
-  mkdir -p "$OUT"
-  { printf "%q " "${cmd[@]}"; echo; } >> "$OUT/commands.txt"
-  local start status=0; start=$(date +%s)
-  "${cmd[@]}" || status=$?
-  echo "training wall time (this invocation, to step $until, exit status $status): $(( $(date +%s) - start )) s" \
-    | tee -a "$OUT/wall_time.txt"
-  return "$status"
-}
+source train/launch.sh  # train UNTIL [flags]: one logged invocation (commands.txt, wall_time.txt)
+guided=(--init_from "$INIT" --style_encoder sface --encoder_init match_init --exemplar_start 1 --exemplar_jitter 1.0
+  --checkpointing_steps 250 --checkpoints_total_limit 4)
 
-train "$GUIDE_STEPS" --lambda_id 1.0 --inversion_rate 0.5
-train "$ID_STEPS" --lambda_id 0.1 --inversion_rate 0.5
-train "$STEPS" --lambda_id 0.1 --inversion_rate 0.0
+train "$GUIDE_STEPS" "${guided[@]}" --lambda_id 1.0 --inversion_rate 0.5
+train "$ID_STEPS" "${guided[@]}" --lambda_id 0.1 --inversion_rate 0.5
+train "$STEPS" "${guided[@]}" --lambda_id 0.1 --inversion_rate 0.0
