@@ -8,7 +8,7 @@
 #   1. steps 0..GUIDE_STEPS      10x identity loss (--lambda_id 1.0) and whole-image holes on half of the
 #                                self-exemplar steps (--inversion_rate 0.5): the codes learn to carry the face;
 #   2. ..ID_STEPS                the identity loss back at the preset's weight (--lambda_id 0.1);
-#   3. ..STEPS                   no whole-image holes (--inversion_rate 0): every self-exemplar step is hole
+#   3. ..STEPS (3500)            no whole-image holes (--inversion_rate 0): every self-exemplar step is hole
 #                                reconstruction again, which brings hole quality back while the guidance stays.
 # README's runs C (phase 1), E (phase 2) and F (phase 3) are this recipe, trained in fp32 on 2 CPU cores.
 #   bash train/make_guided_model.sh                          # into runs/guided; re-running resumes
@@ -21,7 +21,7 @@ INIT=${INIT:-assets/default-model}
 OUT=${OUT:-runs/guided}
 GUIDE_STEPS=${GUIDE_STEPS:-1500}
 ID_STEPS=${ID_STEPS:-1750}
-STEPS=${STEPS:-3000}
+STEPS=${STEPS:-3500}
 PRECISION=${MIXED_PRECISION:-no}
 if ! (( 0 < GUIDE_STEPS && GUIDE_STEPS <= ID_STEPS && ID_STEPS <= STEPS )); then
   echo "error: the phases must end in order: 0 < GUIDE_STEPS ($GUIDE_STEPS) <= ID_STEPS ($ID_STEPS) <= STEPS ($STEPS)" >&2
