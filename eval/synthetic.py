@@ -212,7 +212,8 @@ def run_check(model, cfg: CheckConfig = CheckConfig(), progress: bool = False) -
         "independent": judge_info,
     }
     if judge is not None:  # the same decisions as identity_*, judged by distances (lower = closer)
-        ja, jb, joa, job = judge.embed(ex_a), judge.embed(ex_b), judge.embed(out_a), judge.embed(out_b)
+        j_faces = judge.embed(faces)  # each exemplar once, as for SFace's e_faces
+        ja, jb, joa, job = j_faces[a_idx], j_faces[b_idx], judge.embed(out_a), judge.embed(out_b)
         j_margin = np.concatenate([distance(joa, jb) - distance(joa, ja), distance(job, ja) - distance(job, jb)])
         j_paired = np.concatenate([distance(job, ja) - distance(joa, ja), distance(joa, jb) - distance(job, jb)])
         result["guidance"]["independent"] = judge_info | {

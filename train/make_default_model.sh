@@ -23,7 +23,8 @@ OUT=${OUT:-runs/default-model-ema}  # the bundled model's run (runs/default-mode
 PRECISION=${MIXED_PRECISION:-bf16}
 RELEASE_TO=${RELEASE_TO-assets/default-model}
 
-source train/launch.sh  # train UNTIL [flags]: one logged invocation (commands.txt, wall_time.txt)
+# train UNTIL [flags]: one logged invocation (commands.txt, wall_time.txt; the release quotes both in the card)
+source train/launch.sh
 
 if (( PHASE1_STEPS > 0 && PHASE1_STEPS < STEPS )); then
   train "$PHASE1_STEPS" --attribute_judge live
