@@ -163,6 +163,8 @@ def test_resume_refuses_another_architecture_or_a_corrupt_checkpoint_in_one_sent
         run_train(run, data_dir, *resume, "--style_dim", "8")
     with pytest.raises(ValueError, match=r"style_encoder.widths=\(8, 8, 16, 16\) and this run has \(8, 8, 16, 32\)"):
         run_train(run, data_dir, *resume, "--encoder_widths", "8,8,16,32")
+    with pytest.raises(ValueError, match=r"generator.exemplar_start=\d and this run has 3 \(--move_exemplar_window "):
+        run_train(run, data_dir, *resume, "--exemplar_start", "3")
     (ck / "model_1.safetensors").write_bytes(files["model_1.safetensors"][:1000])  # truncated by a full disk
     with pytest.raises(ValueError, match=r"model_1.safetensors: unreadable checkpoint file"):
         run_train(run, data_dir, *resume)
@@ -378,26 +380,30 @@ def test_whole_image_holes_make_the_codes_rebuild_the_mirrored_ground_truth():
     assert float(confidence_mask(torch.ones(1, 1, 16, 16)).abs().max()) == 0.0
 
 
-def test_make_guided_model_runs_its_three_phases_in_one_run_folder(tmp_path, data_dir):
+def test_make_guided_model_runs_its_four_phases_in_one_run_folder(tmp_path, data_dir):
     """train/make_guided_model.sh: each phase resumes the previous one's last checkpoint with its own flags, and the
-    result is a model with the sface encoder driving latents from 1 (tiny architecture, 1 + 1 + 1 steps)."""
+    result is a model with the sface encoder whose window moved from latent 1 to latent 2 in the last phase (tiny
+    architecture, 1 + 1 + 1 + 1 steps)."""
     _init_model(tmp_path / "init", 3.0)
     out = tmp_path / "guided"
     env = {**os.environ, "INIT": str(tmp_path / "init"), "OUT": str(out), "GUIDE_STEPS": "1", "ID_STEPS": "2",
-           "STEPS": "3", "THREADS": "2", "ACCELERATE_USE_CPU": "1", "HF_HUB_OFFLINE": "1",
+           "QUALITY_STEPS": "3", "STEPS": "4", "THREADS": "2", "ACCELERATE_USE_CPU": "1", "HF_HUB_OFFLINE": "1",
            "TRAIN_ARGS": " ".join(TINY_ARGS[2:] + ["--train_data_dir", str(data_dir)])}
     script = str(ROOT / "train" / "make_guided_model.sh")
     r = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert f"resumed from {out}/checkpoint-1 at step 1" in r.stdout
-    assert f"resumed from {out}/checkpoint-2 at step 2" in r.stdout
-    phases = [(re.search(r"--lambda_id (\S+) --inversion_rate (\S+)", line).groups(), line)
-              for line in (out / "commands.txt").read_text().splitlines()]
-    assert [p for p, _ in phases] == [("1.0", "0.5"), ("0.1", "0.5"), ("0.1", "0.0")]
-    assert [re.search(r"--max_train_steps (\d+)", line)[1] for _, line in phases] == ["1", "2", "3"]
-    assert [s for s, _ in list_checkpoints(out)] == [1, 2, 3]
-    _, g, enc, _ = load_model(out / "model")
+    for step in (1, 2, 3):
+        assert f"resumed from {out}/checkpoint-{step} at step {step}" in r.stdout
+    flags = r"--exemplar_start (\d) .*--lambda_id (\S+) --inversion_rate (\S+)"
+    phases = [(re.search(flags, line).groups(), line) for line in (out / "commands.txt").read_text().splitlines()]
+    assert [p for p, _ in phases] == [("1", "1.0", "0.5"), ("1", "0.1", "0.5"), ("1", "0.1", "0.0"), ("2", "0.1", "0.0")]
+    assert [re.search(r"--max_train_steps (\d+)", line)[1] for _, line in phases] == ["1", "2", "3", "4"]
+    assert "--learning_rate 0.0005" in phases[3][1] and "--learning_rate" not in phases[2][1]
+    assert [s for s, _ in list_checkpoints(out)] == [1, 2, 3, 4]
+    _, g, enc, _ = load_model(out / "checkpoint-3" / "exegan")
     assert enc.kind == "sface" and g.exemplar_start == 1
+    _, g, enc, _ = load_model(out / "model")
+    assert enc.kind == "sface" and g.exemplar_start == 2
     # phases out of order: one sentence, nothing trained
     r = subprocess.run(["bash", script], env=env | {"OUT": str(tmp_path / "bad"), "ID_STEPS": "5"},
                        capture_output=True, text=True, timeout=60)

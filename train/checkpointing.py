@@ -119,11 +119,17 @@ def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise ValueError(f"{path}: unreadable checkpoint file ({' '.join(str(err).split())})") from None
 
 
-def check_resumable(folder: Path, config: ModelConfig, tensors: dict[str, dict[str, torch.Tensor]]) -> None:
+# Generator fields that route the exemplar's codes (which latents take them) without changing any tensor.
+EXEMPLAR_WINDOW_FIELDS = ("exemplar_start", "n_exemplar")
+
+
+def check_resumable(folder: Path, config: ModelConfig, tensors: dict[str, dict[str, torch.Tensor]],
+                    move_exemplar_window: bool = False) -> None:
     """Raise ``ValueError`` (one sentence naming the checkpoint and the difference) unless this run can continue
-    ``folder``: the same architecture (its exported ``exegan/config.json`` against ``config``) and every file in
-    ``tensors`` (file name -> the state dict it must fill) readable, with the same tensor names and shapes.
-    Reads headers only, before anything is loaded."""
+    ``folder``: the same architecture (its exported ``exegan/config.json`` against ``config``; with
+    ``move_exemplar_window`` the exemplar window may differ) and every file in ``tensors`` (file name -> the state
+    dict it must fill) readable, with the same tensor names and shapes. Reads headers only, before anything is
+    loaded."""
     hint = ("resume with the flags that wrote it (its run's train_config.yaml) or start a new run with another "
             "--output_dir")
     saved_config = folder / EXPORT_DIR / "config.json"
@@ -135,9 +141,12 @@ def check_resumable(folder: Path, config: ModelConfig, tensors: dict[str, dict[s
         current = config.to_dict()
         for part in ("generator", "style_encoder"):
             for key, value in current[part].items():
+                if part == "generator" and key in EXEMPLAR_WINDOW_FIELDS and move_exemplar_window:
+                    continue
                 if saved[part].get(key) != value:
+                    also = " (--move_exemplar_window allows that)" if key in EXEMPLAR_WINDOW_FIELDS else ""
                     raise ValueError(f"{folder} was trained with {part}.{key}={saved[part].get(key)!r} and this "
-                                     f"run has {value!r}: {hint}")
+                                     f"run has {value!r}{also}: {hint}")
     for name, state in tensors.items():
         header = _header_shapes(folder / name)
         for key, value in state.items():

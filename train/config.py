@@ -64,6 +64,10 @@ class TrainConfig:
     resume_from_checkpoint: str | None = documented(None, "a checkpoint folder, or 'latest' (start fresh if none)")
     init_from: str | None = documented(None, "start G from a model: our format (folder or Hub repo) or the authors' "
                                        "EXE_GAN_model_*.pt")
+    move_exemplar_window: bool = documented(
+        False, "allow resuming a checkpoint trained with another exemplar window (exemplar_start / n_exemplar): "
+        "every tensor fits either way, only which latents take the exemplar's codes changes (the last phase of "
+        "train/make_guided_model.sh); off, such a resume is refused as a likely wrong flag")
     # -- exemplar encoder ---------------------------------------------------------------------------------------
     style_encoder: str = documented(
         "pretrained", "pretrained: the frozen pSp, as in the paper (needs style_encoder_path); joint: a pSp-style "

@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     if resume is not None:
         check_resumable(resume, model_config(cfg, enc, 0), {"model.safetensors": g_raw.state_dict(),
                                                             "model_1.safetensors": d_raw.state_dict(),
-                                                            EMA_FILE: state.tensors()})
+                                                            EMA_FILE: state.tensors()}, cfg.move_exemplar_window)
         try:
             accelerator.load_state(str(resume))  # G, D, optimisers, and (hook) the TrainingState
         except Exception as err:  # a corrupt optimiser or RNG file: name the checkpoint, not a pickle frame
