@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import autograd
 
+from .confidence import blur
 from .svgl import svgl
 
 
@@ -80,3 +81,22 @@ def l1_loss(completed: torch.Tensor, real: torch.Tensor, weight_map: torch.Tenso
     """L1 reconstruction through SVGL(M_w), batch mean. Not part of EXE-GAN: an offline stand-in for the LPIPS
     term (same role: only for self-exemplar batches, gradient concentrated near the hole border)."""
     return (svgl(completed, weight_map) - real).abs().mean()
+
+
+def hole_rim(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """The hole's inner rim: hole pixels within ``width`` px (8-neighbourhood steps) of a known pixel.
+    mask [B,1,H,W], 1 = hole -> [B,1,H,W] in {0, 1}. The image border does not count as known."""
+    near_known = F.max_pool2d(1 - mask, 2 * width + 1, stride=1, padding=width)
+    return mask * near_known
+
+
+def seam_loss(completed: torch.Tensor, real: torch.Tensor, mask: torch.Tensor, width: int = 2,
+              sigma: float = 1.0) -> torch.Tensor:
+    """Colour continuity across the hole's border (not in the paper; README, "Seams and colour"): the composite's
+    error against the ground truth, averaged locally (Gaussian, ``sigma`` px, signed) and taken on the hole's inner
+    rim (:func:`hole_rim`), mean |.| over rim pixels and channels. Signed errors cancel inside the window, so a fill
+    whose shapes differ from the ground truth (another person's eyes) pays little, and one whose colour is off pays
+    in full; that is why it applies to cross-exemplar batches too. completed, real: [B,3,H,W]; mask [B,1,H,W]."""
+    rim = hole_rim(mask, width)
+    local = blur(completed - real, size=2 * math.ceil(2 * sigma) + 1, sigma=sigma, kind="gaussian")
+    return (local.abs() * rim).sum() / (rim.sum() * completed.shape[1]).clamp(min=1)

@@ -130,3 +130,40 @@ def test_discriminator_loss_and_r1_against_a_linear_critic():
     penalty, pred = loss.r1_penalty(critic, real)
     torch.testing.assert_close(penalty, w.pow(2).sum())  # |grad_x <w, x>|^2 = |w|^2 for every sample
     assert pred.shape == (5, 1)
+
+
+def test_seam_loss_charges_a_colour_offset_at_the_border_not_a_different_structure():
+    """L_seam on a 16x20 hole: its rim is the hole minus the hole shrunk by the width on each side; a constant colour
+    offset in the hole costs far more than a +-c checkerboard of the same plain L1, and only pixels near the
+    border get a gradient."""
+    from exegan.losses import hole_rim, seam_loss
+
+    batch = make_batch(True)
+    rim = hole_rim(batch.mask, 2)
+    assert rim.sum().item() == 2 * (16 * 20 - 12 * 16)  # two images
+    assert rim[0, 0, 9, 16] == 1 and rim[0, 0, 10, 16] == 0 and rim[0, 0, 8, 5] == 0  # hole rows 8-23, cols 6-25
+    c = 0.2
+    yy, xx = torch.meshgrid(torch.arange(S), torch.arange(S), indexing="ij")
+    checker = (((yy + xx) % 2) * 2 - 1).float()[None, None]
+    offset = batch.real + c * batch.mask
+    structure = batch.real + c * checker * batch.mask
+    assert (offset - batch.real).abs().mean() == pytest.approx((structure - batch.real).abs().mean().item())
+    l_offset = seam_loss(offset, batch.real, batch.mask).item()
+    l_structure = seam_loss(structure, batch.real, batch.mask).item()
+    assert seam_loss(batch.real, batch.real, batch.mask).item() == 0
+    assert 0.3 * c < l_offset <= c and l_structure < 0.2 * l_offset
+    x = offset.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(seam_loss(x, batch.real, batch.mask), x)
+    per_pixel = grad.abs().sum(1)[0]
+    assert per_pixel[8, 16] > 0 and per_pixel[16, 16] == 0  # border row vs the hole's centre
+
+
+def test_seam_term_applies_to_both_batch_kinds(nets):
+    w = LossWeights(lambda_id=0, lambda_attr=0, lambda_lpips=0, lambda_l1=0, lambda_seam=0.5, seam_width=1)
+    for self_ex in (True, False):
+        batch = make_batch(self_ex)
+        completed = completed_like(batch)
+        terms, _, _ = terms_for(w, batch, nets, completed)
+        assert set(terms) == {"adv", "seam"}
+        from exegan.losses import seam_loss
+        torch.testing.assert_close(terms["seam"], 0.5 * seam_loss(completed, batch.real, batch.mask, 1))

@@ -92,6 +92,11 @@ class TrainConfig:
     lambda_l1: float = documented(0.0, "not in the paper: weight of an L1 loss to the ground truth through "
                                   "SVGL(M_w) on self-exemplar batches, an offline stand-in for LPIPS when no VGG16 "
                                   "weights are available")
+    lambda_seam: float = documented(0.0, "not in the paper: weight of L_seam, the composite's locally averaged colour "
+                                    "error on the hole's inner rim (exegan.losses.seam_loss), on every batch, self- or "
+                                    "cross-exemplar: the fill continues the context's colour at the border whoever the "
+                                    "exemplar is")
+    seam_width: int = documented(2, "L_seam: width of the hole's inner rim, pixels (1-16)")
     attribute_loss_form: str = documented("mse", "mse: the authors' code; paper: Eq. 7's per-latent L2",
                                           choices=("mse", "paper"))
     attribute_judge: str = documented(
@@ -259,6 +264,7 @@ def make_config(values: dict) -> TrainConfig:
               (cfg.exemplar_jitter >= 0, "exemplar_jitter must be >= 0"),
               (0 <= cfg.tau <= 1, "tau must be in [0, 1]"),
               (0 <= cfg.inversion_rate <= 1, "inversion_rate must be in [0, 1]"),
+              (cfg.lambda_seam >= 0 and 1 <= cfg.seam_width <= 16, "lambda_seam must be >= 0 and seam_width in 1-16"),
               (cfg.encoder_init != "match_init" or (cfg.init_from and not Path(cfg.init_from).is_file()),
                "encoder_init match_init needs --init_from with a model folder (our format) whose codes it matches"),
               (cfg.train_batch_size >= 1 and cfg.gradient_accumulation_steps >= 1, "batch sizes must be >= 1")]

@@ -1,8 +1,8 @@
 """The training objective (paper Eq. 4-8), one named term each, on a named micro-batch.
 
 Discriminator (Eq. 4): :func:`discriminator_loss` on reals vs composites, plus the lazy :func:`r1_penalty`.
-Generator (Eq. 8): ``L = L_adv + lambda_id L_id + lambda_attr L_attr + lambda_lpips L_lpips`` (+ ``lambda_l1 L_l1``,
-not in the paper), assembled by :func:`generator_terms`; the total is the sum of the returned, already weighted
+Generator (Eq. 8): ``L = L_adv + lambda_id L_id + lambda_attr L_attr + lambda_lpips L_lpips`` (+ ``lambda_l1 L_l1``
+and ``lambda_seam L_seam``, not in the paper), assembled by :func:`generator_terms`; the total is the sum of the returned, already weighted
 terms (:func:`total`). SVGL (Eq. 3, ``exegan.svgl``) shapes two of them: L_attr's gradient reaches the composite
 through SVGL(M̄_w) (strongest at the hole's centre), the reconstruction terms' through SVGL(M_w) (strongest near the
 known pixels). The stochastic path-length regulariser is :func:`exegan.losses.g_path_regularize`.
@@ -43,10 +43,13 @@ class LossWeights:
     lambda_lpips: float = 0.5
     lambda_l1: float = 0.0
     attribute_loss_form: str = "mse"
+    lambda_seam: float = 0.0
+    seam_width: int = 2
 
     @classmethod
     def from_config(cls, cfg) -> "LossWeights":
-        return cls(cfg.lambda_id, cfg.lambda_attr, cfg.lambda_lpips, cfg.lambda_l1, cfg.attribute_loss_form)
+        return cls(cfg.lambda_id, cfg.lambda_attr, cfg.lambda_lpips, cfg.lambda_l1, cfg.attribute_loss_form,
+                   cfg.lambda_seam, cfg.seam_width)
 
 
 # -------------------------------------------------------------------------------------------- discriminator
@@ -92,10 +95,15 @@ def l1_term(completed: torch.Tensor, batch: MicroBatch) -> torch.Tensor:
     return losses.l1_loss(completed, batch.real, batch.m_w)
 
 
+def seam_term(completed: torch.Tensor, batch: MicroBatch, width: int) -> torch.Tensor:
+    """L_seam (not in the paper): the locally averaged colour error on the hole's inner rim, on every batch."""
+    return losses.seam_loss(completed, batch.real, batch.mask, width)
+
+
 def generator_terms(w: LossWeights, completed: torch.Tensor, batch: MicroBatch, *, d, judge=None,
                     exemplar_codes: torch.Tensor | None = None, id_net=None, lpips_net=None) -> dict[str, torch.Tensor]:
-    """The weighted terms of Eq. 8 for one micro-batch: ``{"adv", "attr", "id", "lpips", "l1"}``, each present when
-    its weight is non-zero and its network is given (the reconstruction terms only on self-exemplar batches).
+    """The weighted terms of Eq. 8 for one micro-batch: ``{"adv", "attr", "id", "lpips", "l1", "seam"}``, each
+    present when its weight is non-zero and its network is given (LPIPS and L1 only on self-exemplar batches).
 
     Args:
         completed: the composite M * I_out + (1 - M) * I_gt, with gradient to the generator.
@@ -115,6 +123,8 @@ def generator_terms(w: LossWeights, completed: torch.Tensor, batch: MicroBatch, 
             terms["lpips"] = w.lambda_lpips * perceptual_term(lpips_net, completed, batch)
         if w.lambda_l1 > 0:
             terms["l1"] = w.lambda_l1 * l1_term(completed, batch)
+    if w.lambda_seam > 0:
+        terms["seam"] = w.lambda_seam * seam_term(completed, batch, w.seam_width)
     return terms
 
 
