@@ -142,8 +142,8 @@ at 64 px"), which this card's evaluation measures.
   take their colour from the context and the person from the codes.
 - Phases, each resuming the previous one's last checkpoint with its own flags: (1) 10x identity loss and whole-image
   holes on half of the self-exemplar steps, exemplar codes driving latents 1-{last}; (2) the identity loss back at
-  0.1; (3) no whole-image holes; (4) latent 1 back to the random z (`exemplar_start: 2`, so seeds differ) and the
-  G/D learning rate at a quarter ({lr}).
+  0.1; (3) no whole-image holes; (4) latent 1 back to the random z (`exemplar_start: 2`, so seeds differ), the
+  G/D learning rate at a quarter ({lr}){seam}.
 - Steps: {steps} fine-tune steps ({images:,} training images), mixed precision {mp}; the config below is the last
   phase's.
 {wall}
@@ -289,7 +289,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         how_trained = ("trained by this project's own training code on synthetic faces, on a 2-core CPU: a base model\n"
                        "from scratch, then a fine-tune that makes the fill follow the exemplar.")
-        training = GUIDED_TRAINING.format(**fields, last=model.n_latent - 1, parent=parent)
+        seam = (f" and the seam loss on (`lambda_seam: {cfg['lambda_seam']}`: the colour error on the hole's inner "
+                "rim, cross-exemplar batches included)" if cfg.get("lambda_seam") else "")
+        training = GUIDED_TRAINING.format(**fields, last=model.n_latent - 1, parent=parent, seam=seam)
     lo = g.exemplar_start
     card = CARD.format(
         name=NAME, how_trained=how_trained, samples=samples, size=g.size, style_dim=g.style_dim, n_mlp=g.n_mlp,

@@ -1,11 +1,11 @@
 """The committed default model (assets/default-model): it loads by default, and a 16-face version of the
-synthetic-faces check (eval/synthetic.py; 200 faces in the model card) still shows what issue 6 asks of it.
+synthetic-faces check (eval/synthetic.py; 200 faces in the model card) still shows what issues 6 and 15 ask of it.
 
 The bars are the requirements, not measured values: beat OpenCV Telea in the hole (L1 and the offline perceptual
-distance) on center and 30-40% masks, follow the exemplar for a clear majority (>= 60%) of pairs with a positive
-mean margin, keep every known pixel, and vary with the seed. The committed 7000-step model passes all of them on
-these 16 faces. On the card's 200 faces it meets all but one: identity follows the exemplar in 52.5% of decisions
-(+0.0104), not 60%; on these 16 faces it is 62.5% (20 of 32), so that test guards against regressions, not the bar.
+distance) on center and 30-40% masks, follow the exemplar (SFace identity and the Eq. 7 attributes for >= 75% of
+decisions, and, when dlib is installed, a face descriptor used nowhere in training for a clear majority, >= 60%)
+with a positive mean margin, keep every known pixel, and vary with the seed. On the card's 200 faces the committed
+model meets every target of issue 15 but one: its 30-40% hole L1 is 4% below Telea's, not 10%.
 """
 
 import json
@@ -30,7 +30,8 @@ def test_files_card_and_default_source(monkeypatch):
     weights = MODEL / "model.safetensors"
     assert weights.stat().st_size <= 40 * 2**20
     with safe_open(str(weights), "pt") as f:
-        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16", "I64"}  # I64: BN num_batches_tracked
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+    assert "F16" in dtypes and dtypes <= {"F16", "I64"}  # I64: BatchNorm's num_batches_tracked, if any
     cfg = json.loads((MODEL / "config.json").read_text())
     assert cfg["generator"]["size"] == 64 and "non-commercial" in cfg["license"]
     card = (MODEL / "README.md").read_text()
@@ -74,7 +75,16 @@ def test_beats_telea_in_the_hole(check, mask, metric):
 def test_follows_the_exemplar(check, key):
     g = check["guidance"]
     assert g["decisions"] == 32
-    assert follows_exemplar(g, key), g
+    assert follows_exemplar(g, key) and g[f"{key}_rate"] >= 0.75, g
+
+
+def test_follows_the_exemplar_for_a_descriptor_used_nowhere_in_training(check):
+    """dlib's face descriptor (eval/dlib_identity.py) shares nothing with SFace, the identity loss's network and the
+    exemplar encoder's trunk: a gain that only SFace sees would fail here."""
+    ind = check["guidance"]["independent"]
+    if ind.get("identity_rate") is None:
+        pytest.skip("dlib is not installed (the dev extra installs it)")
+    assert ind["identity_rate"] >= 0.6 and ind["identity_margin"] > 0, ind
 
 
 def test_known_pixels_exact_and_seeds_differ(check):

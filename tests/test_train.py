@@ -398,7 +398,7 @@ def test_make_guided_model_runs_its_four_phases_in_one_run_folder(tmp_path, data
     phases = [(re.search(flags, line).groups(), line) for line in (out / "commands.txt").read_text().splitlines()]
     assert [p for p, _ in phases] == [("1", "1.0", "0.5"), ("1", "0.1", "0.5"), ("1", "0.1", "0.0"), ("2", "0.1", "0.0")]
     assert [re.search(r"--max_train_steps (\d+)", line)[1] for _, line in phases] == ["1", "2", "3", "4"]
-    assert "--learning_rate 0.0005" in phases[3][1] and "--learning_rate" not in phases[2][1]
+    assert "--learning_rate 0.0005 --lambda_seam 3.0" in phases[3][1] and "--learning_rate" not in phases[2][1]
     assert [s for s, _ in list_checkpoints(out)] == [1, 2, 3, 4]
     _, g, enc, _ = load_model(out / "checkpoint-3" / "exegan")
     assert enc.kind == "sface" and g.exemplar_start == 1

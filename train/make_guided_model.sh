@@ -11,9 +11,11 @@
 #   3. ..QUALITY_STEPS           no whole-image holes (--inversion_rate 0): every self-exemplar step is hole
 #                                reconstruction again, which brings hole quality back while the guidance stays;
 #   4. ..STEPS                   latent 1 (4 px toRGB, first 8 px conv) goes back to z (--exemplar_start 2
-#                                --move_exemplar_window true), so different seeds give different fills again, and
-#                                the G/D learning rate drops to a quarter (--learning_rate 0.0005) to settle quality.
-# README's runs C (phase 1), E (phase 2), F (phase 3) and G (phase 4) are this recipe, trained in fp32 on 2 CPU cores.
+#                                --move_exemplar_window true), so different seeds give different fills again; the
+#                                G/D learning rate drops to a quarter (--learning_rate 0.0005) and the seam loss
+#                                (--lambda_seam 3.0) makes the fill continue the context's colour at the border.
+# README's runs C (phase 1), E (phase 2), F (phase 3) and G -> H -> H2 (phase 4, where the seam loss came in at
+# step 3750 with weight 1 and at step 4000 with 3) are this recipe, trained in fp32 on 2 CPU cores.
 #   bash train/make_guided_model.sh                          # into runs/guided; re-running resumes
 #   OUT=runs/g2 INIT=runs/base/model STEPS=5000 bash train/make_guided_model.sh
 # The result is a model folder ($OUT/model), checked with: python -m eval.synthetic --model $OUT/model --n 200
@@ -41,4 +43,4 @@ train "$GUIDE_STEPS" "${guided[@]}" --exemplar_start 1 --lambda_id 1.0 --inversi
 train "$ID_STEPS" "${guided[@]}" --exemplar_start 1 --lambda_id 0.1 --inversion_rate 0.5
 train "$QUALITY_STEPS" "${guided[@]}" --exemplar_start 1 --lambda_id 0.1 --inversion_rate 0.0
 train "$STEPS" "${guided[@]}" --exemplar_start 2 --move_exemplar_window true --lambda_id 0.1 --inversion_rate 0.0 \
-  --learning_rate 0.0005
+  --learning_rate 0.0005 --lambda_seam 3.0
