@@ -278,7 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     training_limit = (f"Trained for hours, not days, on a CPU: far from converged. Fills are blurry, and "
                       f"{guidance_note} A longer run (the same script with a larger `STEPS`, or a GPU) is the way to "
                       "a better default model.")
-    wall = _bullet(f"Wall time: {_wall_time(train_dir)} on {args.machine}.")
+    wall_time = _wall_time(train_dir)
+    wall = _bullet(f"Wall time: {wall_time} on {args.machine}." if wall_time != "not recorded" else
+                   f"Trained on {args.machine}.")
     fields = dict(batch=cfg["train_batch_size"], lr=cfg["learning_rate"], enc_lr=cfg["encoder_learning_rate"],
                   lambda_l1=cfg["lambda_l1"], tau=cfg["tau"], steps=args.steps, mp=cfg["mixed_precision"],
                   images=args.steps * cfg["train_batch_size"], encoder_kind=cfg["style_encoder"], wall=wall,
@@ -289,8 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         how_trained = ("trained by this project's own training code on synthetic faces, on a 2-core CPU: a base model\n"
                        "from scratch, then a fine-tune that makes the fill follow the exemplar.")
-        seam = (f" and the seam loss on (`lambda_seam: {cfg['lambda_seam']}`: the colour error on the hole's inner "
-                "rim, cross-exemplar batches included)" if cfg.get("lambda_seam") else "")
+        seam = f" and the seam loss on (`lambda_seam: {cfg['lambda_seam']}`)" if cfg.get("lambda_seam") else ""
         training = GUIDED_TRAINING.format(**fields, last=model.n_latent - 1, parent=parent, seam=seam)
     lo = g.exemplar_start
     card = CARD.format(
