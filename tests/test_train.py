@@ -408,3 +408,6 @@ def test_make_guided_model_runs_its_four_phases_in_one_run_folder(tmp_path, data
     r = subprocess.run(["bash", script], env=env | {"OUT": str(tmp_path / "bad"), "ID_STEPS": "5"},
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "the phases must end in order" in r.stderr and not (tmp_path / "bad").exists()
+    no_init = {k: v for k, v in env.items() if k != "INIT"} | {"OUT": str(tmp_path / "bad")}
+    r = subprocess.run(["bash", script], env=no_init, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "INIT must name the base model" in r.stderr and not (tmp_path / "bad").exists()

@@ -15,8 +15,8 @@
 # trained encoder scores the composite in the attribute loss), then the rest with the default EMA judge: the recipe
 # of an earlier 5000-step model (PHASE1_STEPS=2500 STEPS=5000 GUIDED=0), kept to reproduce it; not for new models.
 # RELEASE_TO (default assets/default-model) is where the release goes; RELEASE_TO= (empty) only trains.
-# TRAIN_ARGS: more train.py flags for every invocation of stage 1 (stage 2 takes its own TRAIN_ARGS= if set as
-# GUIDED_TRAIN_ARGS). Stage 1 runs in bf16 autocast (MIXED_PRECISION), stage 2 in fp32 (GUIDED_PRECISION).
+# TRAIN_ARGS: more train.py flags for every invocation of stage 1; GUIDED_TRAIN_ARGS: the same for stage 2.
+# Stage 1 runs in bf16 autocast (MIXED_PRECISION), stage 2 in fp32 (GUIDED_PRECISION).
 # (accelerate launch would set OMP_NUM_THREADS=1 on CPU; THREADS defaults to all cores.)
 set -euo pipefail
 cd "$(dirname "$0")/.."

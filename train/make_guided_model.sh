@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fine-tune a 64 px model so that its fills follow the exemplar (README, "Where the exemplar enters, at 64 px"):
-# the generator of INIT (default: the bundled model) gets a new `sface` exemplar encoder whose codes start at INIT's
-# own (match_init) and drive latents 1-9 (phase 4: 2-9) instead of 4-9, with colour-jittered self-exemplars
+# the generator of INIT (a 64 px model folder, e.g. the base model that make_default_model.sh releases to
+# runs/default-model/base-release) gets a new `sface` exemplar encoder whose codes start at INIT's own exemplar
+# codes (match_init) and drive latents 1-9 (phase 4: 2-9) instead of 4-9, with colour-jittered self-exemplars
 # (--exemplar_jitter 1.0) so that fills take colour from the context, not from the exemplar. Four phases in one
 # run folder, each resuming from the newest checkpoint with its own flags (a resume keeps every tensor, RNG and
 # optimiser state; only the loss weights, rates and the exemplar window below change):
@@ -16,13 +17,17 @@
 #                                (--lambda_seam 3.0) makes the fill continue the context's colour at the border.
 # README's runs C (phase 1), E (phase 2), F (phase 3) and G -> H -> H2 (phase 4, where the seam loss came in at
 # step 3750 with weight 1 and at step 4000 with 3) are this recipe, trained in fp32 on 2 CPU cores.
-#   bash train/make_guided_model.sh                          # into runs/guided; re-running resumes
+#   INIT=runs/default-model/base-release bash train/make_guided_model.sh   # into runs/guided; re-running resumes
 #   OUT=runs/g2 INIT=runs/base/model STEPS=5000 bash train/make_guided_model.sh
 # The result is a model folder ($OUT/model), checked with: python -m eval.synthetic --model $OUT/model --n 200
 # TRAIN_ARGS: more train.py flags for every phase (before the recipe's own, which win). THREADS: CPU threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-INIT=${INIT:-assets/default-model}
+INIT=${INIT:-}
+if [[ -z "$INIT" ]]; then
+  echo "error: INIT must name the base model to fine-tune (a model folder, e.g. runs/default-model/base-release)" >&2
+  exit 2
+fi
 OUT=${OUT:-runs/guided}
 GUIDE_STEPS=${GUIDE_STEPS:-1500}
 ID_STEPS=${ID_STEPS:-1750}
