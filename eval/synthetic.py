@@ -327,6 +327,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 
+# The guidance bars a released default model is asked to meet (issue 15): the rate of decisions that follow the
+# exemplar, each with a positive mean margin.
+GUIDANCE_BARS = {"identity": 0.75, "identity_paired": 0.8, "attribute": 0.75}
+
+
+def meets_guidance_bars(g: dict) -> bool:
+    """Whether a :func:`run_check` result's ``guidance`` meets every bar of :data:`GUIDANCE_BARS`."""
+    return all(g[f"{key}_rate"] >= bar and g[f"{key}_margin"] > 0 for key, bar in GUIDANCE_BARS.items())
+
+
 def follows_exemplar(g: dict, key: str) -> bool:
     """The guidance bar for ``key`` ("identity" or "attribute") of a :func:`run_check` result's ``guidance``: a clear
     majority (>= 60% of decisions) and a positive mean margin."""
@@ -344,9 +354,10 @@ def requirements(r: dict) -> str:
         e, t = q["exegan"]["fd_sface"], q["telea"]["fd_sface"]
         rows.append((f"FD-SFace vs Telea, {mask} (reported, not a bar)", f"{e:.4f} vs {t:.4f}", None))
     g = r["guidance"]
-    for key, label, bar in (("identity", "identity (SFace cosine)", 0.75), ("identity_paired", "identity, paired", 0.8),
-                            ("attribute", "attributes (Eq. 7)", 0.75)):
-        rate, margin = g[f"{key}_rate"], g[f"{key}_margin"]
+    labels = {"identity": "identity (SFace cosine)", "identity_paired": "identity, paired",
+              "attribute": "attributes (Eq. 7)"}
+    for key, bar in GUIDANCE_BARS.items():
+        label, rate, margin = labels[key], g[f"{key}_rate"], g[f"{key}_margin"]
         rows.append((f"follows the exemplar: {label}, >= {bar:.0%} of decisions and positive margin",
                      f"{rate:.1%}, {margin:+.4f}", rate >= bar and margin > 0))
     rows.append(("follows the exemplar without SFace: structure (NCC in the hole; reported, not a bar)",

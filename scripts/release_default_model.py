@@ -186,11 +186,11 @@ def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _wall_time(train_dir: Path) -> str:
-    """Total of the per-invocation wall times make_default_model.sh logs into wall_time.txt."""
+def _wall_time(train_dir: Path) -> str | None:
+    """Total of the per-invocation wall times train/launch.sh logs into wall_time.txt (None: no such log)."""
     f = train_dir / "wall_time.txt"
     if not f.is_file():
-        return "not recorded"
+        return None
     lines = [line for line in f.read_text().splitlines() if line.strip().endswith(" s")]
     total = sum(int(line.split()[-2]) for line in lines)
     return f"{total / 3600:.2f} h ({total} s, sum of {len(lines)} invocation(s))"
@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     from eval.figure import make_figure
-    from eval.synthetic import CheckConfig, follows_exemplar, format_markdown, requirements, run_check
+    from eval.synthetic import (CheckConfig, follows_exemplar, format_markdown, meets_guidance_bars, requirements,
+                                run_check)
     from exegan import ExeGAN
 
     out, train_dir = Path(args.out), Path(args.train_dir)
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg["max_train_steps"] = args.steps
     cfg["attribute_judge"] = "ema"
     guidance = result["guidance"]
-    if guidance["identity_rate"] >= 0.75 and guidance["attribute_rate"] >= 0.75:
+    if meets_guidance_bars(guidance):
         guidance_note = ("they follow the exemplar's identity and attributes (see the guidance rates above), but at "
                          "64 px the face around the hole still shapes much of the result.")
     elif follows_exemplar(guidance, "attribute"):
@@ -280,8 +281,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"{guidance_note} A longer run (the same script with a larger `STEPS`, or a GPU) is the way to "
                       "a better default model.")
     wall_time = _wall_time(train_dir)
-    wall = _bullet(f"Wall time: {wall_time} on {args.machine}." if wall_time != "not recorded" else
-                   f"Trained on {args.machine}.")
+    wall = _bullet(f"Wall time: {wall_time} on {args.machine}." if wall_time else f"Trained on {args.machine}.")
     fields = dict(batch=cfg["train_batch_size"], lr=cfg["learning_rate"], enc_lr=cfg["encoder_learning_rate"],
                   lambda_l1=cfg["lambda_l1"], tau=cfg["tau"], steps=args.steps, mp=cfg["mixed_precision"],
                   images=args.steps * cfg["train_batch_size"], encoder_kind=cfg["style_encoder"], wall=wall,
@@ -294,11 +294,11 @@ def main(argv: list[str] | None = None) -> None:
                        "from scratch, then a fine-tune that makes the fill follow the exemplar.")
         seam = f" and the seam loss on (`lambda_seam: {cfg['lambda_seam']}`)" if cfg.get("lambda_seam") else ""
         training = GUIDED_TRAINING.format(**fields, last=model.n_latent - 1, parent=parent, seam=seam)
-    lo = g.exemplar_start
+    window = model.resolve_phi(None)  # the exemplar-driven latents
     card = CARD.format(
         name=NAME, how_trained=how_trained, samples=samples, size=g.size, style_dim=g.style_dim, n_mlp=g.n_mlp,
         cm=g.channel_multiplier, mc=g.max_channels, g_params=_params(model.generator), encoder=encoder_row(model),
-        encoder_kind=cfg["style_encoder"], window=f"{lo}-{lo + (g.n_exemplar or model.n_latent - lo) - 1}",
+        encoder_kind=cfg["style_encoder"], window=f"{window[0]}-{window[-1]}",
         size_mb=(out / "model.safetensors").stat().st_size / 2**20, training=training, n=args.check_n,
         training_limit=_bullet(training_limit), metrics=format_markdown(result), requirements=requirements(result),
         license=LICENSE, config=yaml.safe_dump(cfg, sort_keys=False),

@@ -23,10 +23,14 @@ cd "$(dirname "$0")/.."
 STEPS=${STEPS:-7000}
 PHASE1_STEPS=${PHASE1_STEPS:-0}
 GUIDED=${GUIDED:-1}
+GUIDED_STEPS=${GUIDED_STEPS:-4500}  # stage 2's last step (make_guided_model.sh's STEPS)
 OUT=${OUT:-runs/default-model}
 PRECISION=${MIXED_PRECISION:-bf16}
 RELEASE_TO=${RELEASE_TO-assets/default-model}
 release=(.venv/bin/python scripts/release_default_model.py)
+release_base() {  # $1: where stage 1's model goes, with its check, figure and card
+  "${release[@]}" --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS" --phase1_steps "$PHASE1_STEPS" --out "$1"
+}
 
 # train UNTIL [flags]: one logged invocation (commands.txt, wall_time.txt; the release quotes both in the card)
 source train/launch.sh
@@ -36,21 +40,15 @@ if (( PHASE1_STEPS > 0 && PHASE1_STEPS < STEPS )); then
 fi
 train "$STEPS"
 if [[ "$GUIDED" == 0 ]]; then
-  if [[ -n "$RELEASE_TO" ]]; then
-    "${release[@]}" --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS" --phase1_steps "$PHASE1_STEPS" \
-      --out "$RELEASE_TO"
-  fi
+  [[ -z "$RELEASE_TO" ]] || release_base "$RELEASE_TO"
   exit 0
 fi
 
 # stage 2 fine-tunes a released base (its card is quoted by the final card)
-if [[ ! -f "$OUT/base-release/README.md" ]]; then
-  "${release[@]}" --model_src "$OUT/model" --train_dir "$OUT" --steps "$STEPS" --phase1_steps "$PHASE1_STEPS" \
-    --out "$OUT/base-release"
-fi
-INIT="$OUT/base-release" OUT="$OUT/guided" STEPS="${GUIDED_STEPS:-4500}" MIXED_PRECISION="${GUIDED_PRECISION:-no}" \
+[[ -f "$OUT/base-release/README.md" ]] || release_base "$OUT/base-release"
+INIT="$OUT/base-release" OUT="$OUT/guided" STEPS="$GUIDED_STEPS" MIXED_PRECISION="${GUIDED_PRECISION:-no}" \
   TRAIN_ARGS="${GUIDED_TRAIN_ARGS:-}" bash train/make_guided_model.sh
 if [[ -n "$RELEASE_TO" ]]; then
-  "${release[@]}" --model_src "$OUT/guided/model" --train_dir "$OUT/guided" --steps "${GUIDED_STEPS:-4500}" \
+  "${release[@]}" --model_src "$OUT/guided/model" --train_dir "$OUT/guided" --steps "$GUIDED_STEPS" \
     --init_card "$OUT/base-release/README.md" --out "$RELEASE_TO"
 fi
