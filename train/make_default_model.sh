@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 STEPS=${STEPS:-7000}
 PHASE1_STEPS=${PHASE1_STEPS:-0}
 GUIDED=${GUIDED:-1}
-GUIDED_STEPS=${GUIDED_STEPS:-4500}  # stage 2's last step (make_guided_model.sh's STEPS)
+GUIDED_STEPS=${GUIDED_STEPS:-6000}  # stage 2's last step (make_guided_model.sh's STEPS)
 OUT=${OUT:-runs/default-model}
 PRECISION=${MIXED_PRECISION:-bf16}
 RELEASE_TO=${RELEASE_TO-assets/default-model}
