@@ -4,8 +4,9 @@ Discriminator (Eq. 4): :func:`discriminator_loss` on reals vs composites, plus t
 Generator (Eq. 8): ``L = L_adv + lambda_id L_id + lambda_attr L_attr + lambda_lpips L_lpips`` (+ ``lambda_l1 L_l1``
 and ``lambda_seam L_seam``, not in the paper), assembled by :func:`generator_terms`; the total is the sum of the
 returned, already weighted terms (:func:`total`). SVGL (Eq. 3, ``exegan.svgl``) shapes three of them: L_attr's
-gradient reaches the composite through SVGL(M̄_w) (strongest at the hole's centre), the reconstruction terms'
-through SVGL(M_w) (strongest near the known pixels). The stochastic path-length regulariser is :func:`exegan.losses.g_path_regularize`.
+gradient reaches the composite through SVGL(M̄_w) (strongest at the hole's centre), L_lpips' and L_l1's through
+SVGL(M_w) (strongest near the known pixels); L_seam reads the composite directly. The stochastic path-length
+regulariser is :func:`exegan.losses.g_path_regularize`.
 
 Images are [B,3,S,S] in [-1,1]; masks [B,1,S,S] with 1 = hole; codes [B,n,D].
 """
